@@ -1,0 +1,52 @@
+# myPizza warehouse. The first two targets are the README's two commands:
+#   make run   set up, simulate the default world if none exists, ingest, dbt build, docs, summary
+#   make test  set up and run every check (what .ci/run calls)
+# Set-up is part of both: the virtual environment in .venv, from the locked requirements.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DO_NOT_TRACK := 1
+
+.PHONY: run test setup lint fmt pytest dbt-build docs clean lock
+
+run: setup
+	$(BIN)/mypizza run
+
+test: setup lint pytest
+
+setup: $(STAMP)
+
+# Re-installs only when the lock or the package metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check mypizza ingestion simulator tests
+	$(BIN)/ruff format --check mypizza ingestion simulator tests
+	$(BIN)/sqlfluff lint models macros snapshots tests
+
+fmt: setup
+	$(BIN)/ruff format mypizza ingestion simulator tests
+	$(BIN)/ruff check --fix mypizza ingestion simulator tests
+	$(BIN)/sqlfluff fix models macros snapshots tests
+
+pytest: setup
+	$(BIN)/pytest
+
+# Regenerate the lock from pyproject.toml in a throw-away environment.
+lock:
+	rm -rf /tmp/mypizza-lock-venv && $(PYTHON) -m venv /tmp/mypizza-lock-venv
+	/tmp/mypizza-lock-venv/bin/pip install --quiet .
+	( echo '# Locked dependencies of the myPizza warehouse (every package, pinned). Regenerate with `make lock`.'; \
+	  /tmp/mypizza-lock-venv/bin/pip freeze --exclude mypizza-warehouse ) > requirements.lock
+
+clean:
+	rm -rf target logs warehouse data
