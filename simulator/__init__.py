@@ -1,0 +1,13 @@
+"""The simulated myPizza world: a chain of pizza bakeries and the source systems it writes.
+
+``simulate(world_dir, days=..., stores=...)`` creates or advances a deterministic world
+whose point-of-sale database (any SQLAlchemy URL; ``pos.sqlite`` in the world folder by
+default) looks like a real POS: orders hour by hour, late deliveries confirmed next
+morning, refunds days later, price changes, loyalty customers. ``pos_url_for(world_dir)``
+says where a world's POS database is. Never imports the pipelines or the command line.
+"""
+
+from simulator.run import SimulationReport, simulate
+from simulator.world import pos_url_for
+
+__all__ = ["SimulationReport", "pos_url_for", "simulate"]
