@@ -1,0 +1,1 @@
+"""The myPizza command line: the one place that composes simulator, pipelines and dbt."""

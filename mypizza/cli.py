@@ -1,0 +1,194 @@
+"""mypizza: simulate the source systems, ingest them, build the warehouse.
+
+The command line is the one place that composes: it reads the settings from the
+environment, then hands paths to the simulator, the dlt pipelines and dbt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+
+from mypizza.settings import Settings
+
+# The default world: small enough that `make run` takes about a minute here.
+DEFAULT_STORES = 3
+DEFAULT_DAYS = 90
+SOURCES = ("pos",)
+
+
+def _say(message: str) -> None:
+    print(f"[mypizza] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- simulate
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from simulator import simulate
+
+    exists = (settings.world / "world.json").exists() and not args.fresh
+    days = args.days if (args.days is not None or exists) else DEFAULT_DAYS
+    stores = args.stores if (args.stores is not None or exists) else DEFAULT_STORES
+    report = simulate(
+        settings.world,
+        days=days,
+        stores=stores,
+        start=args.start,
+        seed=args.seed,
+        fresh=args.fresh,
+        progress=_say,
+    )
+    print(report)
+    return 0
+
+
+# ---------------------------------------------------------------- ingest
+def _ingest(source: str, settings: Settings) -> object:
+    from ingestion import pipelines
+
+    if source == "pos":
+        import dlt
+
+        # A POS configured in dlt config wins; otherwise read the simulated world's POS.
+        configured = dlt.secrets.get("sources.pos.credentials")
+        credentials = None if configured else _world_pos_url(settings)
+        return pipelines.load_pos(settings.warehouse, credentials)
+    raise SystemExit(f"unknown source '{source}': choose one of {', '.join(SOURCES)} or all")
+
+
+def _world_pos_url(settings: Settings) -> str:
+    from simulator import pos_url_for
+
+    if not (settings.world / "world.json").exists():
+        raise SystemExit(
+            f"No POS configured and no simulated world in {settings.world}. "
+            "Run `mypizza simulate` or set SOURCES__POS__CREDENTIALS to a SQLAlchemy URL."
+        )
+    return pos_url_for(settings.world)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    sources = SOURCES if args.source == "all" else (args.source,)
+    for source in sources:
+        _say(f"ingesting {source} into {settings.warehouse}")
+        print(_ingest(source, settings), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- build
+def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
+    from mypizza.dbt_runner import run_dbt
+
+    build_args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    _say("dbt " + " ".join(build_args))
+    build = run_dbt(settings.repo, settings.target_dir, *build_args)
+    _say("dbt docs generate --static")
+    docs = run_dbt(settings.repo, settings.target_dir, "docs", "generate", "--static", quiet=True)
+    return [build, docs]
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    for result in _build(settings, full_refresh=args.full_refresh):
+        print(result)
+    return 0
+
+
+# ---------------------------------------------------------------- run
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mypizza.summary import mart_row_counts, print_summary
+
+    started = time.perf_counter()
+    if not (settings.world / "world.json").exists():
+        _say(f"no world in {settings.world}: simulating the default one")
+        cmd_simulate(
+            argparse.Namespace(days=None, stores=None, start=None, seed=None, fresh=False),
+            settings,
+        )
+    loads = []
+    for source in SOURCES:
+        _say(f"ingesting {source}")
+        loads.append(_ingest(source, settings))
+        print(loads[-1], flush=True)
+    dbt_results = _build(settings)
+    print_summary(
+        settings,
+        loads=loads,
+        dbt_results=dbt_results,
+        marts=mart_row_counts(settings.warehouse),
+        seconds=time.perf_counter() - started,
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mypizza",
+        description=__doc__.split("\n\n")[0].strip() if __doc__ else None,
+        epilog="Paths: MYPIZZA_WAREHOUSE (default warehouse/mypizza.duckdb), "
+        "MYPIZZA_WORLD (default data/world).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="create or advance the simulated world (the source systems)",
+        description="Create a simulated world if none exists, or advance the existing one "
+        "by --days days (new rows plus updates to old ones).",
+    )
+    simulate.add_argument("--days", type=int, help=f"days to simulate (new world: {DEFAULT_DAYS})")
+    simulate.add_argument("--stores", type=int, help=f"stores (new world: {DEFAULT_STORES})")
+    simulate.add_argument("--start", type=_date, help="first business day of a new world")
+    simulate.add_argument("--seed", type=int, help="random seed of a new world (default 42)")
+    simulate.add_argument("--fresh", action="store_true", help="discard the world, start over")
+    simulate.set_defaults(func=cmd_simulate)
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="load a source system into the warehouse's raw schemas",
+        description="Load what changed in a source system since the last load (dlt).",
+    )
+    ingest.add_argument("source", choices=[*SOURCES, "all"], help="which source system")
+    ingest.set_defaults(func=cmd_ingest)
+
+    build = commands.add_parser(
+        "build",
+        help="dbt build and dbt docs generate",
+        description="Build and test every dbt model, then generate the docs site.",
+    )
+    build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    build.set_defaults(func=cmd_build)
+
+    run = commands.add_parser(
+        "run",
+        help="the whole job: simulate if needed, ingest all, build, docs, summary",
+        description="Simulate the default world if none exists, ingest every source, "
+        "dbt build, dbt docs generate, and print a summary.",
+    )
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    settings.export()
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    try:
+        return func(args, settings)
+    except (ValueError, RuntimeError) as error:
+        print(f"mypizza {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

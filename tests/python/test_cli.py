@@ -1,0 +1,45 @@
+"""The command line: every subcommand answers --help, bad input gets a clear message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
+
+
+@pytest.mark.parametrize("command", [[], ["simulate"], ["ingest"], ["build"], ["run"]])
+def test_every_subcommand_has_help(command: list[str]) -> None:
+    result = subprocess.run(
+        [MYPIZZA, *command, "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: mypizza")
+    if command:
+        assert f"mypizza {command[0]}" in result.stdout
+
+
+def test_unknown_source_is_refused() -> None:
+    result = subprocess.run(
+        [MYPIZZA, "ingest", "nowhere"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'nowhere'" in result.stderr
+
+
+def test_ingest_without_world_or_config_says_what_to_do(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MYPIZZA_WORLD": str(tmp_path / "no-world"),
+        "MYPIZZA_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+    }
+    result = subprocess.run(
+        [MYPIZZA, "ingest", "pos"], capture_output=True, text=True, check=False, env=env
+    )
+    assert result.returncode != 0
+    assert "no simulated world" in (result.stdout + result.stderr).lower()
+    assert "SOURCES__POS__CREDENTIALS" in result.stdout + result.stderr

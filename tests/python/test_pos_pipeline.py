@@ -1,0 +1,92 @@
+"""The POS pipeline on a real SQLite POS written by the simulator, into a real DuckDB file."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from pos_truth import max_updated_at, rows_updated_since, table_counts
+
+from ingestion.pipelines import load_pos, pipelines_dir
+from simulator import pos_url_for, simulate
+
+TABLES = ["customers", "order_items", "orders", "payments", "products", "stores"]
+
+
+def raw_counts(warehouse: Path) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {t: con.execute(f"select count(*) from raw_pos.{t}").fetchone()[0] for t in TABLES}
+
+
+def order_states(warehouse: Path, pos: Path) -> tuple[set, set]:
+    query = "select order_id, status, cast(updated_at as varchar) from orders"
+    with sqlite3.connect(pos) as con:
+        source = {(i, s, u[:19]) for i, s, u in con.execute(query)}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loaded = {
+            (i, s, u[:19])
+            for i, s, u in con.execute(query.replace("orders", "raw_pos.orders")).fetchall()
+        }
+    return source, loaded
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    world = tmp_path_factory.mktemp("pos") / "world"
+    simulate(world, stores=2, days=10, start=date(2026, 3, 2), seed=11)
+    return world
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pos-wh") / "mypizza.duckdb"
+
+
+def test_first_load_lands_every_table_whole(world: Path, warehouse: Path) -> None:
+    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    source = {t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES}
+    assert set(source) == set(TABLES)
+    assert raw_counts(warehouse) == source
+    assert result.rows == source
+    assert result.rows_per_second > 0
+
+
+def test_state_lives_beside_the_warehouse(warehouse: Path) -> None:
+    state = pipelines_dir(warehouse)
+    assert state.parent == warehouse.parent
+    assert (state / "mypizza_pos").is_dir()
+
+
+def test_rerun_without_changes_loads_nothing(world: Path, warehouse: Path) -> None:
+    before = raw_counts(warehouse)
+    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    assert result.rows == {}
+    assert raw_counts(warehouse) == before
+
+
+def test_advancing_a_day_loads_exactly_what_changed(world: Path, warehouse: Path) -> None:
+    pos = world / "pos.sqlite"
+    marks = max_updated_at(pos)
+    simulate(world, days=1)
+    changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+    assert changed.get("orders", 0) > 100  # a new day of orders, plus late updates
+
+    result = load_pos(warehouse, pos_url_for(world), progress=None)
+
+    assert result.rows == changed
+    assert raw_counts(warehouse) == {
+        t: n for t, n in table_counts(pos).items() if t in TABLES
+    }  # merged, not appended
+    source, loaded = order_states(warehouse, pos)
+    assert loaded == source  # refunds and late status changes applied to old rows
+
+
+def test_a_new_warehouse_starts_from_zero(world: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    result = load_pos(other, pos_url_for(world), progress=None)
+    assert result.rows == {
+        t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES
+    }
