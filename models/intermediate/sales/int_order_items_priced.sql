@@ -1,0 +1,110 @@
+with
+
+order_items as (
+
+    select * from {{ ref('stg_pos__order_items') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_pos__orders') }}
+
+),
+
+stores as (
+
+    select * from {{ ref('stg_pos__stores') }}
+
+),
+
+-- every line stays, even when its order is missing from the POS extract
+order_items_with_orders as (
+
+    select
+        order_items.order_item_id,
+        order_items.order_id,
+        order_items.product_id,
+        orders.store_id,
+        stores.store_code,
+        order_items.source_system,
+        orders.order_status,
+        orders.business_date as sales_date,
+        order_items.quantity,
+        order_items.unit_price_cents,
+        order_items.discount_cents,
+        order_items.unit_price,
+        order_items.discount,
+        order_items.is_voided as is_line_voided,
+        coalesce(orders.order_status = 'voided', false) as is_order_voided
+
+    from order_items
+    left join orders
+        on
+            order_items.order_id = orders.order_id
+            and order_items.source_system = orders.source_system
+    left join stores
+        on
+            orders.store_id = stores.store_id
+            and orders.source_system = stores.source_system
+
+),
+
+priced as (
+
+    select
+        order_item_id,
+        order_id,
+        product_id,
+        store_id,
+        store_code,
+        source_system,
+        order_status,
+        sales_date,
+        quantity,
+        unit_price_cents,
+        discount_cents,
+        unit_price,
+        discount,
+        is_line_voided,
+        is_order_voided,
+        (is_line_voided or is_order_voided) as is_voided,
+        (not is_line_voided and not is_order_voided) as is_countable,
+        case
+            when not is_line_voided and not is_order_voided
+                then quantity * unit_price_cents - discount_cents
+            else 0
+        end as line_total_cents
+
+    from order_items_with_orders
+
+),
+
+final as (
+
+    select
+        order_item_id,
+        order_id,
+        product_id,
+        store_id,
+        store_code,
+        source_system,
+        order_status,
+        sales_date,
+        quantity,
+        unit_price_cents,
+        discount_cents,
+        unit_price,
+        discount,
+        is_line_voided,
+        is_order_voided,
+        is_voided,
+        is_countable,
+        line_total_cents,
+        {{ cents_to_currency('line_total_cents') }} as line_total
+
+    from priced
+
+)
+
+select * from final

@@ -1,0 +1,35 @@
+with
+
+source as (
+
+    select * from {{ source('pos', 'order_items') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        order_item_id,
+        order_id,
+        product_id,
+        '{{ var("pos_source_system") }}' as source_system,
+
+        -- numerics
+        quantity,
+        unit_price_cents,
+        discount_cents,
+        {{ cents_to_currency('unit_price_cents') }} as unit_price,
+        {{ cents_to_currency('discount_cents') }} as discount,
+
+        -- booleans
+        is_voided,
+
+        -- timestamps
+        {{ as_utc_timestamp('updated_at') }} as updated_at
+
+    from source
+
+)
+
+select * from renamed
