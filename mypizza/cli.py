@@ -13,11 +13,13 @@ from collections.abc import Callable
 from datetime import date
 
 from mypizza.settings import Settings
+from mypizza.world_sources import WORLD_SOURCES
+
+SOURCES = tuple(WORLD_SOURCES)
 
 # The default world: small enough that `make run` takes about a minute here.
 DEFAULT_STORES = 3
 DEFAULT_DAYS = 90
-SOURCES = ("pos",)
 
 
 def _say(message: str) -> None:
@@ -46,27 +48,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- ingest
 def _ingest(source: str, settings: Settings) -> object:
+    """Load one source; its config defaults to the simulated world's copy of the system."""
     from ingestion import pipelines
 
-    if source == "pos":
-        import dlt
-
-        # A POS configured in dlt config wins; otherwise read the simulated world's POS.
-        configured = dlt.secrets.get("sources.pos.credentials")
-        credentials = None if configured else _world_pos_url(settings)
-        return pipelines.load_pos(settings.warehouse, credentials)
-    raise SystemExit(f"unknown source '{source}': choose one of {', '.join(SOURCES)} or all")
-
-
-def _world_pos_url(settings: Settings) -> str:
-    from simulator import pos_url_for
-
-    if not (settings.world / "world.json").exists():
-        raise SystemExit(
-            f"No POS configured and no simulated world in {settings.world}. "
-            "Run `mypizza simulate` or set SOURCES__POS__CREDENTIALS to a SQLAlchemy URL."
-        )
-    return pos_url_for(settings.world)
+    loader = getattr(pipelines, f"load_{source}")
+    with WORLD_SOURCES[source](settings.world):
+        return loader(settings.warehouse)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,61 @@
+"""Point each pipeline at the simulated world's systems, unless dlt config names real ones.
+
+For every source a context manager: while it is open, the source's dlt config (environment
+variables such as ``SOURCES__POS__CREDENTIALS``) points at the world's copy of that system,
+and whatever the system needs to run (an HTTP server, say) is running. A value already set
+in the environment or in ``.dlt/`` wins: that is how production points at real systems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import dlt
+
+
+def _configured(key: str) -> bool:
+    """Whether dlt config (env, .dlt/config.toml, .dlt/secrets.toml) already sets ``key``."""
+    return dlt.config.get(key) is not None or dlt.secrets.get(key) is not None
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _require_world(world: Path, what: str, env_var: str) -> None:
+    if not (world / "world.json").exists():
+        raise SystemExit(
+            f"No {what} configured and no simulated world in {world}. "
+            f"Run `mypizza simulate` or set {env_var}."
+        )
+
+
+@contextmanager
+def pos(world: Path) -> Iterator[None]:
+    if _configured("sources.pos.credentials"):
+        yield
+        return
+    _require_world(world, "POS database", "SOURCES__POS__CREDENTIALS to a SQLAlchemy URL")
+    from simulator import pos_url_for
+
+    with _env({"SOURCES__POS__CREDENTIALS": pos_url_for(world)}):
+        yield
+
+
+# source name -> context manager factory; the order is the order `ingest all` loads them
+WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
+    "pos": pos,
+}
