@@ -93,3 +93,23 @@ def load_pos(
     started = time.perf_counter()
     info = pipeline.run(pos_source(credentials, **source_kwargs))
     return LoadResult("pos", _user_rows(pipeline), time.perf_counter() - started, info)
+
+
+def load_feedback(warehouse: Path, progress: str | None = "log", **source_kwargs) -> LoadResult:
+    """Load the reviews and social mentions changed since the last run into ``raw_feedback``
+    (nested arrays as child tables). A refused token or a wrong URL raises FeedbackApiError
+    saying what to set."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion.feedback import explain_failure, feedback_source
+
+    pipeline = make_pipeline("feedback", warehouse, progress=progress)
+    started = time.perf_counter()
+    try:
+        info = pipeline.run(feedback_source(**source_kwargs))
+    except PipelineStepFailed as error:
+        plain = explain_failure(error)
+        if plain is None:
+            raise
+        raise plain from error
+    return LoadResult("feedback", _user_rows(pipeline), time.perf_counter() - started, info)

@@ -55,7 +55,33 @@ def pos(world: Path) -> Iterator[None]:
         yield
 
 
+# The simulated feedback API refuses a few requests (429, 500), as real ones do under load;
+# the pipeline's retries absorb them.
+FEEDBACK_FAULT_RATE = 0.02
+
+
+@contextmanager
+def feedback(world: Path) -> Iterator[None]:
+    """Serve the world's feedback API on a free 127.0.0.1 port, with a fresh bearer token,
+    for as long as the load runs."""
+    if _configured("sources.feedback.base_url"):
+        yield
+        return
+    _require_world(world, "feedback API", "SOURCES__FEEDBACK__BASE_URL to the API's URL")
+    import secrets
+
+    from simulator import serve_feedback_api
+
+    token = secrets.token_urlsafe(24)
+    with (
+        serve_feedback_api(world, token=token, fault_rate=FEEDBACK_FAULT_RATE) as server,
+        _env({"SOURCES__FEEDBACK__BASE_URL": server.url, "SOURCES__FEEDBACK__TOKEN": token}),
+    ):
+        yield
+
+
 # source name -> context manager factory; the order is the order `ingest all` loads them
 WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
     "pos": pos,
+    "feedback": feedback,
 }
