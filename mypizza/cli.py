@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 
 from mypizza.settings import Settings
+from mypizza.warehouse import publish, writer_lock
 from mypizza.world_sources import WORLD_SOURCES
 
 SOURCES = tuple(WORLD_SOURCES)
@@ -58,14 +59,16 @@ def _ingest(source: str, settings: Settings) -> object:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     sources = SOURCES if args.source == "all" else (args.source,)
-    for source in sources:
-        _say(f"ingesting {source} into {settings.warehouse}")
-        print(_ingest(source, settings), flush=True)
+    with writer_lock(settings.warehouse, wait=args.wait):
+        for source in sources:
+            _say(f"ingesting {source} into {settings.warehouse}")
+            print(_ingest(source, settings), flush=True)
     return 0
 
 
 # ---------------------------------------------------------------- build
 def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
+    """dbt build, docs, then publish the finished warehouse for readers."""
     from mypizza.dbt_runner import run_dbt
 
     build_args = ["build", "--full-refresh"] if full_refresh else ["build"]
@@ -73,17 +76,24 @@ def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
     build = run_dbt(settings.repo, settings.target_dir, *build_args)
     _say("dbt docs generate --static")
     docs = run_dbt(settings.repo, settings.target_dir, "docs", "generate", "--static", quiet=True)
+    _say(f"published {publish(settings.warehouse)}")
     return [build, docs]
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    for result in _build(settings, full_refresh=args.full_refresh):
-        print(result)
+    with writer_lock(settings.warehouse, wait=args.wait):
+        for result in _build(settings, full_refresh=args.full_refresh):
+            print(result)
     return 0
 
 
 # ---------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    with writer_lock(settings.warehouse, wait=args.wait):
+        return _run(settings)
+
+
+def _run(settings: Settings) -> int:
     from mypizza.summary import mart_row_counts, print_summary
 
     started = time.perf_counter()
@@ -145,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load what changed in a source system since the last load (dlt).",
     )
     ingest.add_argument("source", choices=[*SOURCES, "all"], help="which source system")
+    ingest.add_argument(
+        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     build = commands.add_parser(
@@ -153,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build and test every dbt model, then generate the docs site.",
     )
     build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    build.add_argument(
+        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
+    )
     build.set_defaults(func=cmd_build)
 
     run = commands.add_parser(
@@ -160,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the whole job: simulate if needed, ingest all, build, docs, summary",
         description="Simulate the default world if none exists, ingest every source, "
         "dbt build, dbt docs generate, and print a summary.",
+    )
+    run.add_argument(
+        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
     )
     run.set_defaults(func=cmd_run)
     return parser

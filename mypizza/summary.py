@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from mypizza.settings import Settings
+from mypizza.warehouse import published_path
 
 
 def mart_row_counts(warehouse: Path) -> dict[str, int]:
@@ -45,7 +46,8 @@ def print_summary(
         print(f"  {table:<{width}}  {rows:>10,}")
     docs = settings.target_dir
     print("\nWhere to look:")
-    print(f"  warehouse   {settings.warehouse}")
+    print(f"  warehouse   {settings.warehouse} (the pipeline's; one writer at a time)")
+    print(f"  published   {published_path(settings.warehouse)} (read this one: a whole build)")
     print(f"  world       {settings.world}")
     print(f"  docs site   {docs / 'static_index.html'} (one file; or `dbt docs serve`)")
     print(line)

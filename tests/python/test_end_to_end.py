@@ -125,10 +125,22 @@ def test_run_again_changes_nothing(env: Env) -> None:
     assert env.daily_sales() == sales_before
 
 
+def test_published_copy_holds_the_finished_build(env: Env) -> None:
+    published = env.warehouse.with_name("mypizza.published.duckdb")
+    with duckdb.connect(str(published), read_only=True) as con:
+        (orders,) = con.execute("select count(*) from marts.fct_orders").fetchone()
+    assert orders == env.mart_counts()["fct_orders"]
+
+
 def test_a_new_day_adds_exactly_that_day_and_applies_updates(env: Env) -> None:
     before = env.daily_sales()
+    published = env.warehouse.with_name("mypizza.published.duckdb")
+    reader = duckdb.connect(str(published), read_only=True)  # an analyst, mid-query
+    (orders_before,) = reader.execute("select count(*) from marts.fct_orders").fetchone()
     env.mypizza("simulate", "--days", "1")
-    env.mypizza("run")
+    env.mypizza("run")  # neither blocked by the reader nor breaking it
+    assert reader.execute("select count(*) from marts.fct_orders").fetchone()[0] == orders_before
+    reader.close()
     after = env.daily_sales()
     truth = daily_store_sales(env.world / "pos.sqlite")
     new_keys = after.keys() - before.keys()
