@@ -4,18 +4,22 @@
 whose point-of-sale database (any SQLAlchemy URL; ``pos.sqlite`` in the world folder by
 default) looks like a real POS: orders hour by hour, late deliveries confirmed next
 morning, refunds days later, price changes, loyalty customers. ``pos_url_for(world_dir)``
-says where a world's POS database is. Never imports the pipelines or the command line.
+says where a world's POS database is. Each store's inventory system drops CSV and Parquet
+files into a bucket (a folder of the world); ``bucket_url_for(world_dir)`` is its URL.
+Never imports the pipelines or the command line.
 The world's feedback platform (reviews, social mentions) is served over HTTP by
 ``serve_feedback_api(world_dir, ...)``.
 """
 
 from simulator.feedback_api import FeedbackApiServer, serve_feedback_api
+from simulator.inventory import bucket_url_for
 from simulator.run import SimulationReport, simulate
 from simulator.world import pos_url_for
 
 __all__ = [
     "FeedbackApiServer",
     "SimulationReport",
+    "bucket_url_for",
     "pos_url_for",
     "serve_feedback_api",
     "simulate",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from simulator import feedback, writer
+from simulator import feedback, inventory, writer
 from simulator.catalog import MAX_STORES, STORES
 from simulator.generate import PosState, StoreContext, initial_rows, simulate_day
 from simulator.pos_schema import POS_TABLES
@@ -216,6 +216,16 @@ def simulate(
                 progress(f"simulated {day} (day {i + 1}/{days}): {orders:,} orders")
         with engine.connect() as conn:
             totals = writer.row_counts(conn)
+        # the stores' inventory files follow from the sales: every day without them yet
+        inventory.write_bucket(
+            world_dir,
+            seed=world.seed,
+            start=world.start,
+            store_codes=world.stores,
+            end=world.end,
+            engine=engine,
+            progress=progress,
+        )
     finally:
         engine.dispose()
 
