@@ -113,3 +113,58 @@ def load_feedback(warehouse: Path, progress: str | None = "log", **source_kwargs
             raise
         raise plain from error
     return LoadResult("feedback", _user_rows(pipeline), time.perf_counter() - started, info)
+
+
+@dataclass
+class InventoryLoadResult(LoadResult):
+    """An inventory load, and what became of each file it read (loaded, quarantined with
+    the problem, or ignored): ``files`` holds (status, path relative to the bucket, problem)."""
+
+    files: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        return [f for f in self.files if f[0] != "loaded"]
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        if self.files:
+            counts = {s: sum(f[0] == s for f in self.files) for s in ("loaded", "quarantined")}
+            ignored = len(self.files) - sum(counts.values())
+            lines.append(
+                f"  {len(self.files):,} files read: {counts['loaded']:,} loaded, "
+                f"{counts['quarantined']:,} quarantined, {ignored:,} ignored"
+            )
+        for status, path, problem in self.problems:
+            lines.append(f"  {status} {path}: {problem}")
+        if any(f[0] == "quarantined" for f in self.files):
+            lines.append(
+                "  (quarantined files loaded nothing: fix them in the bucket and they load "
+                "on the next run; see raw_inventory.files)"
+            )
+        return "\n".join(lines)
+
+
+def load_inventory(
+    warehouse: Path, progress: str | None = "log", **source_kwargs
+) -> InventoryLoadResult:
+    """Load the inventory files written to the bucket since the last run into
+    ``raw_inventory``; files that break a rule are quarantined and listed on the result."""
+    from ingestion.inventory import FILES_TABLE, inventory_source
+
+    pipeline = make_pipeline("inventory", warehouse, progress=progress)
+    started = time.perf_counter()
+    info = pipeline.run(inventory_source(**source_kwargs))
+    result = InventoryLoadResult(
+        "inventory", _user_rows(pipeline), time.perf_counter() - started, info
+    )
+    if result.rows.get(FILES_TABLE) and info.loads_ids:
+        with pipeline.sql_client() as client:
+            ids = ", ".join(f"'{load_id}'" for load_id in info.loads_ids)
+            rows = client.execute_sql(
+                f"select status, file_path, problem "
+                f"from {client.make_qualified_table_name(FILES_TABLE)} "
+                f"where _dlt_load_id in ({ids}) order by file_path"
+            )
+        result.files = [tuple(row) for row in rows]
+    return result

@@ -55,6 +55,19 @@ def pos(world: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def inventory(world: Path) -> Iterator[None]:
+    """The world's inventory bucket (a folder of the world), unless a bucket is configured."""
+    if _configured("sources.inventory.bucket_url"):
+        yield
+        return
+    _require_world(world, "inventory bucket", "SOURCES__INVENTORY__BUCKET_URL to a bucket URL")
+    from simulator import bucket_url_for
+
+    with _env({"SOURCES__INVENTORY__BUCKET_URL": bucket_url_for(world)}):
+        yield
+
+
 # The simulated feedback API refuses a few requests (429, 500), as real ones do under load;
 # the pipeline's retries absorb them.
 FEEDBACK_FAULT_RATE = 0.02
@@ -83,5 +96,6 @@ def feedback(world: Path) -> Iterator[None]:
 # source name -> context manager factory; the order is the order `ingest all` loads them
 WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
     "pos": pos,
+    "inventory": inventory,
     "feedback": feedback,
 }
