@@ -1,0 +1,115 @@
+-- The waste log in ingredients: a line that threw away an ingredient stays as it is; a
+-- line that threw away a product (or dough balls) becomes one line per ingredient of its
+-- recipe.
+with
+
+waste as (
+
+    select * from {{ ref('stg_inventory__waste') }}
+
+),
+
+recipes as (
+
+    select * from {{ ref('recipes') }}
+
+),
+
+ingredients as (
+
+    select * from {{ ref('ingredients') }}
+
+),
+
+-- what one unit of each product takes of each ingredient, in stock units
+recipe_use as (
+
+    select
+        recipes.sku,
+        recipes.ingredient_code,
+        cast(
+            recipes.quantity * ingredients.units_per_recipe_unit as decimal(18, 6)
+        ) as quantity_per_unit
+
+    from recipes
+    inner join ingredients
+        on recipes.ingredient_code = ingredients.ingredient_code
+
+),
+
+ingredient_waste as (
+
+    select
+        waste_id,
+        ingredient_code,
+        store_code,
+        waste_date,
+        waste_reason,
+        cast(null as {{ dbt.type_string() }}) as product_sku,
+        cast(null as decimal(18, 3)) as product_quantity,
+        waste_quantity as wasted_quantity,
+        recorded_at,
+        file_path
+
+    from waste
+    where not is_product
+
+),
+
+product_waste as (
+
+    select
+        waste.waste_id,
+        recipe_use.ingredient_code,
+        waste.store_code,
+        waste.waste_date,
+        waste.waste_reason,
+        waste.product_sku,
+        waste.waste_quantity as product_quantity,
+        cast(waste.waste_quantity * recipe_use.quantity_per_unit as decimal(18, 3))
+            as wasted_quantity,
+        waste.recorded_at,
+        waste.file_path
+
+    from waste
+    inner join recipe_use
+        on waste.product_sku = recipe_use.sku
+    where waste.is_product
+
+),
+
+final as (
+
+    select
+        waste_id,
+        ingredient_code,
+        store_code,
+        waste_date,
+        waste_reason,
+        product_sku,
+        product_quantity,
+        wasted_quantity,
+        recorded_at,
+        file_path
+
+    from ingredient_waste
+
+    union all
+
+    select
+        waste_id,
+        ingredient_code,
+        store_code,
+        waste_date,
+        waste_reason,
+        product_sku,
+        product_quantity,
+        wasted_quantity,
+        recorded_at,
+        file_path
+
+    from product_waste
+
+)
+
+select * from final
