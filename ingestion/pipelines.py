@@ -168,3 +168,48 @@ def load_inventory(
             )
         result.files = [tuple(row) for row in rows]
     return result
+
+
+@dataclass
+class FranchiseLoadResult(LoadResult):
+    """A franchise load, and the stores whose export was rejected: ``rejected`` holds one
+    message per store (the store, the file, the line and the problem)."""
+
+    rejected: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        for problem in self.rejected:
+            lines.append(f"  REJECTED {problem}")
+        if self.rejected:
+            lines.append(
+                "  (a rejected store loaded nothing this run and keeps the rows it had; "
+                "the other stores loaded. Have the store send the export again, fixed: it "
+                "loads on the next run. See raw_franchise.exports)"
+            )
+        return "\n".join(lines)
+
+
+def load_franchise(
+    warehouse: Path, progress: str | None = "log", **source_kwargs
+) -> FranchiseLoadResult:
+    """Load the franchise stores' CSV exports changed since the last run into
+    ``raw_franchise``; a store whose export breaks a rule is rejected, listed on the result,
+    and keeps what it had, while the other stores load."""
+    from ingestion.franchise import EXPORTS_TABLE, franchise_source
+
+    pipeline = make_pipeline("franchise", warehouse, progress=progress)
+    started = time.perf_counter()
+    info = pipeline.run(franchise_source(**source_kwargs))
+    result = FranchiseLoadResult(
+        "franchise", _user_rows(pipeline), time.perf_counter() - started, info
+    )
+    if result.rows.get(EXPORTS_TABLE) and info.loads_ids:
+        with pipeline.sql_client() as client:
+            ids = ", ".join(f"'{load_id}'" for load_id in info.loads_ids)
+            rows = client.execute_sql(
+                f"select problem from {client.make_qualified_table_name(EXPORTS_TABLE)} "
+                f"where _dlt_load_id in ({ids}) and status = 'rejected' order by store_code"
+            )
+        result.rejected = [problem for (problem,) in rows]
+    return result

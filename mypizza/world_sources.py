@@ -93,9 +93,24 @@ def feedback(world: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def franchise(world: Path) -> Iterator[None]:
+    """The world's franchise bucket (the franchise stores' CSV exports, a folder of the
+    world), unless a bucket is configured."""
+    if _configured("sources.franchise.bucket_url"):
+        yield
+        return
+    _require_world(world, "franchise bucket", "SOURCES__FRANCHISE__BUCKET_URL to a bucket URL")
+    from simulator import franchise_bucket_url_for
+
+    with _env({"SOURCES__FRANCHISE__BUCKET_URL": franchise_bucket_url_for(world)}):
+        yield
+
+
 # source name -> context manager factory; the order is the order `ingest all` loads them
 WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
     "pos": pos,
     "inventory": inventory,
     "feedback": feedback,
+    "franchise": franchise,
 }

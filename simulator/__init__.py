@@ -9,9 +9,12 @@ files into a bucket (a folder of the world); ``bucket_url_for(world_dir)`` is it
 Never imports the pipelines or the command line.
 The world's feedback platform (reviews, social mentions) is served over HTTP by
 ``serve_feedback_api(world_dir, ...)``.
+The franchise stores (another POS) write CSV exports into their own bucket, a folder of
+the world; ``franchise_bucket_url_for(world_dir)`` is its URL.
 """
 
 from simulator.feedback_api import FeedbackApiServer, serve_feedback_api
+from simulator.franchise import franchise_bucket_url_for
 from simulator.inventory import bucket_url_for
 from simulator.run import SimulationReport, simulate
 from simulator.world import pos_url_for
@@ -20,6 +23,7 @@ __all__ = [
     "FeedbackApiServer",
     "SimulationReport",
     "bucket_url_for",
+    "franchise_bucket_url_for",
     "pos_url_for",
     "serve_feedback_api",
     "simulate",

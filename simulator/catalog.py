@@ -137,6 +137,42 @@ STORES: list[Store] = [
 MAX_STORES = len(STORES)
 
 
+FRANCHISE_SOURCE_SYSTEM = "franchise_csv"
+
+
+@dataclass(frozen=True)
+class FranchiseStore:
+    """A franchise store: on another, older POS, sending CSV exports (simulator/franchise.py)
+    in its own currency, prices as its menu (``FRANCHISE_MENU``) says. Every world has them."""
+
+    code: str
+    name: str
+    city: str
+    region: str
+    country: str
+    timezone: str
+    currency: str
+    opened: date
+    seats: int
+    daily_orders: int  # orders on an ordinary weekday
+
+
+FRANCHISE_STORES: list[FranchiseStore] = [
+    FranchiseStore(
+        "tonys",
+        "Tony's Pizza Hoboken",
+        "Hoboken",
+        "New Jersey",
+        "US",
+        "America/New_York",
+        "USD",
+        date(2012, 6, 1),
+        40,
+        45,
+    ),
+]
+
+
 # ---------------------------------------------------------------- menu
 # Hour buckets used for what people buy: morning 10-11, lunch 12-14, afternoon 15-17,
 # evening 18-22 (local time).
@@ -321,9 +357,35 @@ def read_seed(path: Path = SEED_PATH) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def franchise_seed_rows() -> list[dict[str, str]]:
+    """The rows of ``seeds/stores.csv`` that describe the catalogue's franchise stores."""
+    return [
+        {
+            "store_code": s.code,
+            "store_name": s.name,
+            "city": s.city,
+            "region": s.region,
+            "country": s.country,
+            "timezone": s.timezone,
+            "currency": s.currency,
+            "opened_date": s.opened.isoformat(),
+            "seats": str(s.seats),
+            "source_system": FRANCHISE_SOURCE_SYSTEM,
+        }
+        for s in FRANCHISE_STORES
+    ]
+
+
 def write_stores_seed(path: Path = SEED_PATH) -> None:
-    """Rewrite the stores seed from the catalogue, keeping rows of other source systems."""
+    """Rewrite the stores seed from the catalogue, keeping rows of other source systems
+    (e.g. franchise stores outside the simulation) and adding the catalogue's franchise
+    stores after them."""
+    ours = {r["store_code"] for r in franchise_seed_rows()}
     others = []
     if path.exists():
-        others = [r for r in read_seed(path) if r.get("source_system") != SOURCE_SYSTEM]
-    path.write_text(render_stores_seed(others), encoding="utf-8")
+        others = [
+            r
+            for r in read_seed(path)
+            if r.get("source_system") != SOURCE_SYSTEM and r["store_code"] not in ours
+        ]
+    path.write_text(render_stores_seed(others + franchise_seed_rows()), encoding="utf-8")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from simulator import feedback, inventory, writer
 from simulator.catalog import MAX_STORES, STORES
+from simulator.franchise import write_exports as write_franchise_exports
 from simulator.generate import PosState, StoreContext, initial_rows, simulate_day
 from simulator.pos_schema import POS_TABLES
 from simulator.world import (
@@ -214,6 +215,8 @@ def simulate(
             if progress and ((i + 1) % every == 0 or i + 1 == days):
                 orders = len(changes.inserts.get("orders", []))
                 progress(f"simulated {day} (day {i + 1}/{days}): {orders:,} orders")
+        # the franchise stores' CSV exports (another POS), brought up to the last day
+        write_franchise_exports(world_dir, seed=world.seed, start=world.start, end=world.end)
         with engine.connect() as conn:
             totals = writer.row_counts(conn)
         # the stores' inventory files follow from the sales: every day without them yet
