@@ -34,7 +34,10 @@ final as (
     from products
     left join recipe_skus
         on products.sku = recipe_skus.sku
-    where recipe_skus.sku is null
+    where
+        recipe_skus.sku is null
+        -- the POS's products: franchise pizzas have no recipes (no inventory system)
+        and products.source_system = '{{ var("pos_source_system") }}'
 
 )
 

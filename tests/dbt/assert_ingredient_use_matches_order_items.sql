@@ -52,7 +52,10 @@ expected as (
         on products.sku = recipes.sku
     inner join ingredients
         on recipes.ingredient_code = ingredients.ingredient_code
-    where not order_items.is_voided
+    where
+        not order_items.is_voided
+        -- the POS's stores: franchise stores have no inventory system
+        and order_items.source_system = '{{ var("pos_source_system") }}'
     group by order_items.store_code, order_items.sales_date, recipes.ingredient_code
 
 ),

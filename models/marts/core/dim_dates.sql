@@ -8,7 +8,7 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_pos__orders') }}
+    select * from {{ ref('int_orders_unioned') }}
 
 ),
 
@@ -25,8 +25,8 @@ date_spine as (
 order_date_range as (
 
     select
-        min(business_date) as first_date,
-        max(business_date) as last_date
+        min(sales_date) as first_date,
+        max(sales_date) as last_date
 
     from orders
 

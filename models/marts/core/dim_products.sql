@@ -2,22 +2,25 @@ with
 
 products as (
 
-    select * from {{ ref('stg_pos__products') }}
+    select * from {{ ref('int_products_unioned') }}
 
 ),
 
 final as (
 
     select
-        {{ generate_surrogate_key(['source_system', 'product_id']) }} as product_key,
+        product_key,
         product_id,
         sku,
         product_name,
         category,
         size,
-        price as current_price,
+        current_price,
         is_active,
-        source_system
+        source_system,
+        store_code,
+        source_product_code,
+        is_mapped
 
     from products
 

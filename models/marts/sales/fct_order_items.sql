@@ -2,17 +2,17 @@ with
 
 order_items as (
 
-    select * from {{ ref('int_order_items_priced') }}
+    select * from {{ ref('int_order_items_unioned') }}
 
 ),
 
 final as (
 
     select
-        {{ generate_surrogate_key(['source_system', 'order_item_id']) }} as order_item_key,
-        {{ generate_surrogate_key(['source_system', 'order_id']) }} as order_key,
+        order_item_key,
+        order_key,
         store_code,
-        {{ generate_surrogate_key(['source_system', 'product_id']) }} as product_key,
+        product_key,
         sales_date,
         quantity,
         unit_price,

@@ -2,20 +2,17 @@ with
 
 orders as (
 
-    select * from {{ ref('int_orders_summarised') }}
+    select * from {{ ref('int_orders_unioned') }}
 
 ),
 
 final as (
 
     select
-        {{ generate_surrogate_key(['source_system', 'order_id']) }} as order_key,
+        order_key,
         order_id,
         store_code,
-        case
-            when customer_id is not null
-                then {{ generate_surrogate_key(['source_system', 'customer_id']) }}
-        end as customer_key,
+        customer_key,
         ordered_at,
         sales_date,
         order_channel,
