@@ -113,6 +113,11 @@ joined as (
         cast(coalesce(review_edits.edit_count, 0) as {{ dbt.type_bigint() }}) as edit_count,
         cast(coalesce(review_replies.reply_count, 0) as {{ dbt.type_bigint() }}) as reply_count,
         review_replies.first_replied_at,
+        cast(
+            {{ dbt.datediff(
+                'reviews.created_at', 'review_replies.first_replied_at', 'second'
+            ) | trim }} as {{ dbt.type_bigint() }}
+        ) as seconds_to_first_reply,
         cast(coalesce(tag_counts.tag_count, 0) as {{ dbt.type_bigint() }}) as tag_count,
         cast(
             coalesce(tag_counts.complaint_tag_count, 0) as {{ dbt.type_bigint() }}
@@ -177,10 +182,8 @@ final as (
         reply_count,
         reply_count > 0 as has_reply,
         first_replied_at,
-        cast(
-            {{ dbt.datediff('created_at', 'first_replied_at', 'minute') | trim }} / 60.0
-            as decimal(18, 2)
-        ) as hours_to_first_reply,
+        seconds_to_first_reply,
+        {{ ratio_2dp('seconds_to_first_reply', '3600') }} as hours_to_first_reply,
         tag_count,
         complaint_tag_count,
         product_count,

@@ -33,8 +33,9 @@ reviews_weekly as (
         rating,
         is_low_rating,
         has_reply,
-        hours_to_first_reply,
-        sentiment_score
+        seconds_to_first_reply,
+        -- in hundredths, so averages are worked in integers (ratio_2dp)
+        cast(sentiment_score * 100 as {{ dbt.type_bigint() }}) as sentiment_score_100
 
     from reviews
 
@@ -76,11 +77,11 @@ review_weeks as (
         store_code,
         week_start_date,
         count(*) as reviews,
-        avg(rating) as average_rating,
+        sum(rating) as rating_sum,
         sum(case when is_low_rating then 1 else 0 end) as low_rating_reviews,
         sum(case when has_reply then 1 else 0 end) as replied_reviews,
-        avg(hours_to_first_reply) as average_hours_to_first_reply,
-        avg(sentiment_score) as average_sentiment_score
+        sum(seconds_to_first_reply) as reply_seconds_sum,
+        sum(sentiment_score_100) as sentiment_score_100_sum
 
     from reviews_weekly
     group by store_code, week_start_date
@@ -174,23 +175,21 @@ final as (
         store_weeks.store_code,
         store_weeks.week_start_date,
         cast(coalesce(review_weeks.reviews, 0) as {{ dbt.type_bigint() }}) as reviews,
-        cast(review_weeks.average_rating as decimal(18, 2)) as average_rating,
+        {{ ratio_2dp('review_weeks.rating_sum', 'review_weeks.reviews') }} as average_rating,
         cast(
             coalesce(review_weeks.low_rating_reviews, 0) as {{ dbt.type_bigint() }}
         ) as low_rating_reviews,
-        cast(
-            100.0 * review_weeks.low_rating_reviews / review_weeks.reviews as decimal(18, 2)
-        ) as low_rating_share_pct,
+        {{ ratio_2dp('100 * review_weeks.low_rating_reviews', 'review_weeks.reviews') }}
+            as low_rating_share_pct,
         cast(
             coalesce(review_weeks.replied_reviews, 0) as {{ dbt.type_bigint() }}
         ) as replied_reviews,
-        cast(
-            100.0 * review_weeks.replied_reviews / review_weeks.reviews as decimal(18, 2)
-        ) as response_rate_pct,
-        cast(
-            review_weeks.average_hours_to_first_reply as decimal(18, 2)
-        ) as average_hours_to_first_reply,
-        cast(review_weeks.average_sentiment_score as decimal(18, 2)) as average_sentiment_score,
+        {{ ratio_2dp('100 * review_weeks.replied_reviews', 'review_weeks.reviews') }}
+            as response_rate_pct,
+        {{ ratio_2dp('review_weeks.reply_seconds_sum', '3600 * review_weeks.replied_reviews') }}
+            as average_hours_to_first_reply,
+        {{ ratio_2dp('review_weeks.sentiment_score_100_sum', '100 * review_weeks.reviews') }}
+            as average_sentiment_score,
         cast(coalesce(complaint_weeks.complaints, 0) as {{ dbt.type_bigint() }}) as complaints,
         complaint_weeks.top_complaint_tag,
         complaint_weeks.top_complaint_tags,
