@@ -7,17 +7,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test setup lint fmt pytest dbt-build docs clean lock
+.PHONY: run test setup lint fmt pytest dbt-build docs clean lock setup-spark test-spark
 
 run: setup
 	$(BIN)/mypizza run
 
-test: setup lint pytest
+test: setup lint pytest test-spark
 
 setup: $(STAMP)
 
@@ -27,6 +28,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# The Spark engine (dbt-spark, pyspark: ~1.5 GB) only for Spark work, so `make run` stays lean.
+setup-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.lock -c requirements.lock
+	@touch $(SPARK_STAMP)
+
+# The same dbt project on a local Spark session: a small world built on DuckDB and on Spark,
+# every mart compared (row counts, sums). Its own target, so `make pytest` leaves it out.
+test-spark: setup-spark
+	MYPIZZA_REQUIRE_SPARK=1 $(BIN)/pytest -q -n 0 tests/python/test_spark.py
+
+pytest: export PYTEST_ADDOPTS := --ignore=tests/python/test_spark.py
 
 lint: setup
 	$(BIN)/ruff check mypizza ingestion simulator tests
