@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,17 +70,32 @@ class Builds:
     def warehouse(self) -> Path:
         return Path(self.env["MYPIZZA_WAREHOUSE"])
 
-    def run(self, step: str, *command: str, target_dir: Path | None = None) -> None:
+    def start(self, step: str, *command: str, target_dir: Path | None = None) -> Callable:
+        """Start ``command``; the function returned waits for it and asserts it passed
+        (or, with ``stop=True``, ends it)."""
         env = dict(self.env)
         if target_dir is not None:
             env["DBT_TARGET_PATH"] = str(target_dir)
+        log = self.root / f"{step.replace(' ', '-')}.log"
         started = time.perf_counter()
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-        self.seconds[step] = time.perf_counter() - started
-        assert result.returncode == 0, (
-            f"{step} failed (exit {result.returncode}): {' '.join(command)}\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-        )
+        with log.open("w") as out:
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
+
+        def finish(stop: bool = False) -> None:
+            if stop:
+                process.kill()
+                process.wait()
+                return
+            returncode = process.wait()
+            self.seconds[step] = time.perf_counter() - started
+            assert returncode == 0, (
+                f"{step} failed (exit {returncode}): {' '.join(command)}\n{log.read_text()[-8000:]}"
+            )
+
+        return finish
+
+    def run(self, step: str, *command: str, target_dir: Path | None = None) -> None:
+        self.start(step, *command, target_dir=target_dir)()
 
     def run_results(self, engine: str) -> dict[str, str]:
         data = json.loads((self.root / f"target-{engine}" / "run_results.json").read_text())
@@ -110,11 +125,19 @@ def builds(
     world = ["--stores", "2", "--days", "14", "--start", "2026-03-02", "--seed", "7"]
     b.run("simulate", mypizza, "simulate", *world)
     b.run("ingest", mypizza, "ingest", "all")
-    b.run("duckdb build", dbt, "build", "--target", "prod", target_dir=root / "target-duckdb")
     started = time.perf_counter()
     b.exported = export_raw(b.warehouse, root / "raw")
     b.seconds["export"] = time.perf_counter() - started
-    b.run("spark build", dbt, "build", "--target", "spark", target_dir=root / "target-spark")
+    # the two builds side by side: Spark reads the export, DuckDB its own warehouse
+    spark_build = b.start(
+        "spark build", dbt, "build", "--target", "spark", target_dir=root / "target-spark"
+    )
+    try:
+        b.run("duckdb build", dbt, "build", "--target", "prod", target_dir=root / "target-duckdb")
+    except BaseException:
+        spark_build(stop=True)
+        raise
+    spark_build()
     yield b
     # how long each step took, on the terminal even with -q
     plugins = request.config.pluginmanager
