@@ -53,7 +53,7 @@ fmt: setup
 	$(BIN)/ruff check --fix mypizza ingestion simulator tests
 	$(BIN)/sqlfluff fix models macros snapshots tests
 
-pytest: setup
+pytest: setup setup-browser
 	$(BIN)/pytest
 
 # Regenerate the lock from pyproject.toml in a throw-away environment.
@@ -65,3 +65,7 @@ lock:
 
 clean:
 	rm -rf target logs warehouse data
+
+# Each area's own targets live in mk/<area>.mk (browser, dashboard, bench, dev loop, ...).
+# An area adds a check to `make test` with a line `test: <its target>` in its own file.
+include mk/*.mk
