@@ -70,6 +70,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
     """dbt build, docs, then publish the finished warehouse for readers."""
     from mypizza.dbt_runner import run_dbt
+    from mypizza.prod_state import keep_prod_state
 
     build_args = ["build", "--full-refresh"] if full_refresh else ["build"]
     _say("dbt " + " ".join(build_args))
@@ -77,6 +78,7 @@ def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
     _say("dbt docs generate --static")
     docs = run_dbt(settings.repo, settings.target_dir, "docs", "generate", "--static", quiet=True)
     _say(f"published {publish(settings.warehouse)}")
+    _say(f"kept its dbt state in {keep_prod_state(settings.target_dir, settings.warehouse)}")
     return [build, docs]
 
 
