@@ -1,0 +1,9 @@
+# `make bench`: every stage timed at three world sizes beside DuckDB's native path (bench/).
+# Long (the large size alone may take half an hour or more) and not part of `make test`.
+# Choose sizes with BENCH_SIZES=small,medium (or STORESxDAYS); worlds go to BENCH_WORK.
+BENCH_SIZES ?= small,medium,large
+BENCH_WORK ?= bench/work
+
+.PHONY: bench
+bench: setup
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --work $(BENCH_WORK)
