@@ -1,0 +1,1 @@
+"""The store managers' dashboard (Streamlit): `make dashboard`, see README "Dashboard"."""
