@@ -2,10 +2,18 @@
 # published copy of the warehouse read-only: run it after `make run`, beside any pipeline run.
 #   make dashboard                       http://127.0.0.1:8501
 #   make dashboard DASHBOARD_PORT=8600   another port
+# Its browser test (tests/python/test_dashboard.py) runs in `make pytest`.
 DASHBOARD_PORT ?= 8501
 
-.PHONY: dashboard
+.PHONY: dashboard lint-dashboard
 dashboard: setup
 	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 \
 	  --server.port $(DASHBOARD_PORT) --server.headless true \
-	  --browser.gatherUsageStats false
+	  --browser.gatherUsageStats false --client.toolbarMode viewer
+
+# The main lint target covers mypizza, ingestion, simulator and tests; the app is linted here.
+lint-dashboard: setup
+	$(BIN)/ruff check dashboard
+	$(BIN)/ruff format --check dashboard
+
+lint: lint-dashboard
