@@ -217,7 +217,13 @@ print(f"native_inventory: {rows:,} rows in")
 
 # ---------------------------------------------------------------- one size
 def run_size(
-    name: str, stores: int, days: int, work: Path, log: Path, compare: list[str] = ()
+    name: str,
+    stores: int,
+    days: int,
+    work: Path,
+    log: Path,
+    compare: list[str] = (),
+    on_stage=None,
 ) -> SizeResult:
     base = work / name
     if base.exists():
@@ -243,19 +249,25 @@ def run_size(
         before = _load()
         seconds, peak, output, cpu = measure(command, env, log)
         counted = rows(output) if callable(rows) else int(rows or 0)
+        if label == "simulate":
+            result.pos_rows = counted
         done = Stage(name, label, counted, seconds, peak, before, _load(), note, cpu)
         result.stages.append(done)
+        if on_stage:  # save after every stage: a run cut short still leaves its numbers
+            on_stage(result)
         _say(
             f"{name}: {label}: {counted:,} rows in {seconds:.1f} s "
             f"({done.rows_per_second:,.0f} rows/s), {cpu:.1f} s CPU, peak {peak:,.0f} MB"
         )
         return done
 
+    result.pos_rows = 1  # set from the world once it exists
     sim = stage(
         "simulate",
         [mypizza, "simulate", "--stores", str(stores), "--days", str(days), "--fresh"],
+        lambda _output: pos_rows(world),
     )
-    result.pos_rows = sim.rows = pos_rows(world)
+    result.pos_rows = sim.rows
     native_db = base / "native.duckdb"
     stage(
         "native pos",
@@ -286,8 +298,9 @@ def run_size(
     stage("dbt build", [dbt, "--no-use-colors", "build"], raw_rows, "full, on all raw rows")
     stage("dbt docs generate", [dbt, "--no-use-colors", "docs", "generate", "--static"], raw_rows)
     before = pos_rows(world)
-    stage("simulate +1 day", [mypizza, "simulate", "--days", "1"])
-    result.stages[-1].rows = pos_rows(world) - before
+    stage(
+        "simulate +1 day", [mypizza, "simulate", "--days", "1"], lambda _o: pos_rows(world) - before
+    )
     new_rows = stage("ingest all +1 day", [mypizza, "ingest", "all"], ingested_rows).rows
     stage("dbt build +1 day", [dbt, "--no-use-colors", "build"], new_rows, "incremental")
     return result
@@ -415,7 +428,8 @@ def write_chart(results: list[SizeResult], path: Path) -> None:
 
     ordered = sorted(results, key=lambda r: r.pos_rows)
     fig, ax = plt.subplots(figsize=(10, 6))
-    for label in [s.stage for s in ordered[0].stages]:
+    labels = list(dict.fromkeys(s.stage for r in ordered for s in r.stages))
+    for label in labels:
         points = [(r.pos_rows, r.get(label).seconds) for r in ordered if r.get(label)]
         xs, ys = zip(*points, strict=False)
         style = "--" if label.startswith("native") else "-"
@@ -501,12 +515,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, stores, days in sizes:
         log = args.work / f"{name}.log"
         _say(f"{name}: {stores} stores x {days} days in {args.work / name} (log: {log})")
-        done = run_size(name, stores, days, args.work, log, args.compare_pos_backend)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        results = load_previous(store)  # re-read: another bench run may have written meanwhile
-        results[name] = done
-        store.write_text(json.dumps([asdict(r) for r in results.values()], indent=1))
-        md = write_report(list(results.values()), args.date)
+
+        def save(partial: SizeResult) -> Path:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            results = load_previous(store)  # re-read: another bench run may have written
+            results[partial.size] = partial
+            store.write_text(json.dumps([asdict(r) for r in results.values()], indent=1))
+            return write_report(list(results.values()), args.date)
+
+        done = run_size(name, stores, days, args.work, log, args.compare_pos_backend, on_stage=save)
+        md = save(done)
+        results = load_previous(store)
         if not args.keep:
             shutil.rmtree(args.work / name, ignore_errors=True)
         print("\n".join(table_lines([results[name]])))
