@@ -21,8 +21,9 @@ from typing import Any
 import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
-from requests import HTTPError
+from requests import HTTPError, Request, Response
 
 INITIAL_VALUE = "1970-01-01T00:00:00Z"
 TIMESTAMP = {"data_type": "timestamp"}
@@ -66,6 +67,35 @@ class FeedbackApiError(RuntimeError):
     """The feedback API refused the pipeline (bad token, unknown URL)."""
 
 
+class EndingCursorPaginator(JSONResponseCursorPaginator):
+    """Cursor pagination (``next_cursor`` in the body, sent back as ``cursor``) that refuses
+    a listing that never ends: a cursor the API already gave out in this listing is an
+    error naming the endpoint, instead of a load that runs forever."""
+
+    def __init__(self) -> None:
+        super().__init__(cursor_path="next_cursor", cursor_param="cursor")
+        self._seen: set[str] = set()
+
+    def init_request(self, request: Request) -> None:
+        self._seen = set()
+        super().init_request(request)
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        super().update_state(response, data)
+        cursor = self._next_reference
+        if cursor is None:
+            return
+        if cursor in self._seen:
+            url = response.url.split("?")[0]
+            raise FeedbackApiError(
+                f"source feedback, endpoint {url}: the listing never ends (rule: every "
+                f"page's next_cursor is new; {cursor!r} came back after "
+                f"{len(self._seen)} pages). Nothing from this endpoint was loaded and its "
+                "cursor did not move; the next run asks again."
+            )
+        self._seen.add(cursor)
+
+
 def _endpoint(path: str) -> dict[str, Any]:
     return {
         "path": path,
@@ -88,7 +118,7 @@ def feedback(
     """Reviews and social mentions from the feedback platform's API, incremental and merged."""
     client: dict[str, Any] = {
         "base_url": base_url,
-        "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
+        "paginator": EndingCursorPaginator(),
     }
     if token:
         client["auth"] = {"type": "bearer", "token": token}
@@ -122,10 +152,30 @@ def feedback_source(**kwargs: Any) -> dlt.sources.DltSource:
 
 
 def explain_failure(error: BaseException) -> FeedbackApiError | None:
-    """A plain-words error for a load that failed on an HTTP 401, 403 or 404 of the API."""
+    """A plain-words error for a load that failed on an HTTP 401, 403 or 404 of the API,
+    malformed JSON, a document without its cursor field, or a listing that never ends."""
     seen = set()
+    resource = "?"
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        resource = getattr(error, "pipe_name", None) or resource
+        if isinstance(error, FeedbackApiError):
+            return error
+        if isinstance(error, ValueError) and "JSONDecodeError" in type(error).__name__:
+            return FeedbackApiError(
+                f"source feedback, endpoint {resource}: the API answered with malformed JSON "
+                f"({error}; rule: every page is a JSON document). Nothing from {resource} was "
+                "loaded and its cursor did not move; the next run asks again."
+            )
+        if type(error).__name__ == "IncrementalCursorPathMissing":
+            item = getattr(error, "item", None) or {}
+            key = item.get("id", "?") if isinstance(item, dict) else "?"
+            return FeedbackApiError(
+                f"source feedback, endpoint {resource}: document id {key} has no "
+                f"'{getattr(error, 'json_path', 'updated_at')}' (rule: required field, the "
+                f"incremental cursor). Nothing from {resource} was loaded and its cursor did "
+                "not move; the next run asks again."
+            )
         if isinstance(error, HTTPError) and error.response is not None:
             status, url = error.response.status_code, error.response.url.split("?")[0]
             if status in (401, 403):

@@ -217,6 +217,14 @@ def read_csv_file(data: bytes, kind: FileKind) -> pa.Table:
     """The rows of a CSV file of ``kind``, typed; InventoryFileError if it breaks a rule."""
     if not data.strip():
         raise InventoryFileError("the file is empty (not even a header)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InventoryFileError(
+            f"not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}): the bucket's "
+            "files are UTF-8; export it again as UTF-8"
+        ) from None
     if not data.endswith(b"\n"):
         raise InventoryFileError(
             "the last line does not end with a line break: the file was cut off while "

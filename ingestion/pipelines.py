@@ -85,13 +85,45 @@ def _user_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {t: n for t, n in counts.items() if not t.startswith("_dlt") and n}
 
 
+class SchemaContractError(ValueError):
+    """A source's schema changed in a way the pipeline refuses (a column's type)."""
+
+
+def _contract_violation(source: str, error: BaseException) -> SchemaContractError | None:
+    """Plain words for a load stopped by a dlt schema contract, if that is what stopped it."""
+    from dlt.common.schema.exceptions import DataValidationError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DataValidationError):
+            existing = (error.table_schema or {}).get("columns", {}).get(error.column_name, {})
+            was = existing.get("data_type", "?")
+            return SchemaContractError(
+                f"source {source}, table {error.table_name}, column {error.column_name}: "
+                f"its type changed (was {was}; rule: column types are frozen, "
+                f"{error.schema_entity}={error.contract_mode}). Nothing of this load was "
+                "written; fix the source or migrate the raw column, then run again."
+            )
+        error = getattr(error, "exception", None) or error.__cause__ or error.__context__
+    return None
+
+
 def load_pos(
     warehouse: Path, credentials: str | None = None, progress: str | None = "log", **source_kwargs
 ) -> LoadResult:
     """Load every POS table changed since the last run into ``raw_pos``."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
     pipeline = make_pipeline("pos", warehouse, progress=progress)
     started = time.perf_counter()
-    info = pipeline.run(pos_source(credentials, **source_kwargs))
+    try:
+        info = pipeline.run(pos_source(credentials, **source_kwargs))
+    except PipelineStepFailed as error:
+        plain = _contract_violation("pos", error)
+        if plain is None:
+            raise
+        raise plain from error
     return LoadResult("pos", _user_rows(pipeline), time.perf_counter() - started, info)
 
 

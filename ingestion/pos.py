@@ -3,11 +3,20 @@
 Every table of the POS database is loaded with dlt's ``sql_database`` source, merged on
 its primary key and loaded incrementally on ``updated_at``: a re-run reads only rows
 changed since the last load. Works with any SQLAlchemy URL (SQLite, Postgres, ...).
+
+Bad input: a row whose primary key is null cannot be merged, and of rows sharing a key (a
+source that declares a key it does not enforce) only the latest can; the others go to
+``quarantine_<table>`` (the row as it came, and ``quarantine_rule``: the rule it breaks)
+and the rest of the batch loads. A new column in the POS is added to the raw table (schema
+contract ``columns: evolve``); a column whose type changes stops the load with dlt's
+contract error naming the table and the column (``data_type: freeze``), before anything
+of that load reaches the warehouse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import dlt
 from dlt.sources import DltSource
@@ -15,6 +24,8 @@ from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_database
 
 CURSOR_COLUMN = "updated_at"
+QUARANTINE_PREFIX = "quarantine_"
+SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
 
 class PosTableError(ValueError):
@@ -57,8 +68,74 @@ def pos(
             primary_key=primary_key,
             write_disposition="merge",
             incremental=dlt.sources.incremental(CURSOR_COLUMN),
+            schema_contract=SCHEMA_CONTRACT,
         )
+        resource.add_yield_map(_quarantine_bad_keys(name, primary_key))
     return list(database.resources.values())
+
+
+def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], Iterator[Any]]:
+    """Split a batch: rows with a null key, and all but the latest of rows sharing a key
+    (a source that declares a key it does not enforce), go to the quarantine table with the
+    rule they break; the rest of the batch loads. Clean batches pass untouched (checked with
+    arrow compute, so the fast path stays fast)."""
+
+    def split(batch: Any) -> Iterator[Any]:
+        arrow = hasattr(batch, "num_rows")
+        if arrow:
+            import pyarrow as pa
+
+            whole = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            keys = whole.select(primary_key)
+            if keys.drop_null().num_rows == keys.num_rows and (
+                keys.group_by(primary_key).aggregate([]).num_rows == keys.num_rows
+            ):
+                yield batch
+                return
+            rows = whole.to_pylist()
+        else:
+            rows = list(batch)
+        good, bad = _split_rows(rows, table, primary_key)
+        if not bad:
+            yield batch
+            return
+        yield pa.Table.from_pylist(good, schema=whole.schema) if arrow else good
+        yield dlt.mark.with_hints(
+            bad,
+            dlt.mark.make_hints(
+                table_name=f"{QUARANTINE_PREFIX}{table}",
+                write_disposition="append",
+                primary_key=[],
+            ),
+            create_table_variant=True,
+        )
+
+    return split
+
+
+def _split_rows(
+    rows: list[dict], table: str, primary_key: list[str]
+) -> tuple[list[dict], list[dict]]:
+    latest: dict[tuple, int] = {}
+    bad: list[tuple[int, str]] = []
+    for i, row in enumerate(rows):
+        key = tuple(row.get(k) for k in primary_key)
+        if any(v is None for v in key):
+            bad.append((i, f"primary key {', '.join(primary_key)} is null"))
+            continue
+        kept = latest.get(key)
+        if kept is None:
+            latest[key] = i
+            continue
+        if str(rows[i].get(CURSOR_COLUMN)) > str(rows[kept].get(CURSOR_COLUMN)):
+            older, newer = kept, i
+        else:
+            older, newer = i, kept
+        latest[key] = newer
+        bad.append((older, f"duplicate primary key {key}: a later version of the row loaded"))
+    bad_rows = {i for i, _ in bad}
+    good = [row for i, row in enumerate(rows) if i not in bad_rows]
+    return good, [{**rows[i], "quarantine_rule": rule} for i, rule in bad]
 
 
 def pos_source(credentials: str | None = None, **kwargs) -> DltSource:

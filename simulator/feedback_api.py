@@ -14,6 +14,11 @@ them gets 429 Too Many Requests with ``Retry-After`` (two in three) or 500 (one 
 in an order fixed by ``fault_seed``, and never more than ``MAX_FAULTS_IN_A_ROW`` times in a
 row for the same request, so a client that retries always gets through.
 
+For the bad-input tests, ``failure`` makes it misbehave the way broken APIs do:
+``malformed_json`` (the first page of reviews is cut off mid-JSON), ``missing_field`` (one
+review comes without ``updated_at``, which the API promises), ``endless`` (the reviews'
+``next_cursor`` always points back at the first page: a listing that never ends).
+
 The documents are read from the world's feedback file on every request, so the API serves
 what the world holds now, also while the world is being advanced.
 """
@@ -36,6 +41,7 @@ API_PREFIX = "/v1"
 ENDPOINTS = {"reviews", "mentions"}
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 MAX_FAULTS_IN_A_ROW = 2
+FAILURES = ("malformed_json", "missing_field", "endless")
 
 
 class BadRequest(ValueError):
@@ -109,9 +115,13 @@ class FeedbackApiServer(ThreadingHTTPServer):
         fault_rate: float = 0.0,
         fault_seed: int = 0,
         retry_after: int = 1,
+        failure: str | None = None,
     ) -> None:
         if not 0.0 <= fault_rate < 1.0:
             raise ValueError(f"fault_rate must be at least 0 and below 1, not {fault_rate}")
+        if failure is not None and failure not in FAILURES:
+            raise ValueError(f"failure must be one of {', '.join(FAILURES)}, not {failure!r}")
+        self.failure = failure
         super().__init__((host, port), _Handler)
         self.world_dir = Path(world_dir)
         self.token = token
@@ -212,7 +222,22 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as error:
             self._error(HTTPStatus.BAD_REQUEST, str(error))
             return
-        self._send(200, page)
+        self._send(200, _misbehave(self.server.failure, kind, page))
+
+
+def _misbehave(failure: str | None, kind: str, page: str) -> str:
+    """The page as a broken API would answer it (see ``FAILURES``)."""
+    if failure is None or kind != "reviews":
+        return page
+    if failure == "malformed_json":
+        return page[: len(page) // 2]
+    body = json.loads(page)
+    if failure == "missing_field" and body["data"]:
+        body["data"][0].pop("updated_at", None)
+    if failure == "endless" and body["data"]:
+        first = body["data"][0]
+        body["next_cursor"] = _encode_cursor("0000", first["id"])  # back before the start
+    return json.dumps(body)
 
 
 def _limit(text: str | None) -> int:
@@ -240,9 +265,13 @@ def serve_feedback_api(
     fault_rate: float = 0.0,
     fault_seed: int = 0,
     retry_after: int = 1,
+    failure: str | None = None,
 ) -> FeedbackApiServer:
     """Start the feedback API of the world in ``world_dir`` on ``host:port`` (port 0: a free
     one) and return the running server; stop it with ``stop()`` or use it as a context
     manager. ``token``: require this bearer token. ``fault_rate``: share of requests
-    answered 429 (with ``Retry-After: retry_after`` seconds) or 500."""
-    return FeedbackApiServer(world_dir, host, port, token, fault_rate, fault_seed, retry_after)
+    answered 429 (with ``Retry-After: retry_after`` seconds) or 500. ``failure``: one of
+    ``FAILURES``, for tests of a broken API."""
+    return FeedbackApiServer(
+        world_dir, host, port, token, fault_rate, fault_seed, retry_after, failure
+    )

@@ -6,6 +6,12 @@ source as (
 
 ),
 
+quarantined as (
+
+    select order_item_id from {{ ref('quarantine_pos__order_items') }}
+
+),
+
 renamed as (
 
     select
@@ -29,6 +35,8 @@ renamed as (
         {{ as_utc_timestamp('updated_at') }} as updated_at
 
     from source
+    -- lines that break a rule wait in quarantine (models/quarantine/)
+    where order_item_id not in (select quarantined.order_item_id from quarantined)
 
 )
 
