@@ -7,11 +7,13 @@ environment, then hands paths to the simulator, the dlt pipelines and dbt.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
+from mypizza import killpoints
 from mypizza.settings import Settings
 from mypizza.warehouse import publish, writer_lock
 from mypizza.world_sources import WORLD_SOURCES
@@ -53,6 +55,8 @@ def _ingest(source: str, settings: Settings) -> object:
     from ingestion import pipelines
 
     loader = getattr(pipelines, f"load_{source}")
+    killpoints.install()
+    killpoints.ingesting(source)
     with WORLD_SOURCES[source](settings.world):
         return loader(settings.warehouse)
 
@@ -121,12 +125,35 @@ def _run(settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- status
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from mypizza.status import report
+
+    now = args.now or _now_from_env()
+    text, ok = report(settings.warehouse, settings.target_dir, now)
+    print(text)
+    return 0 if ok else 1
+
+
+def _now_from_env() -> datetime:
+    value = os.environ.get("MYPIZZA_NOW")
+    return _datetime(value) if value else datetime.now(UTC)
+
+
 # ---------------------------------------------------------------- parser
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from error
+
+
+def _datetime(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an ISO 8601 time") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
     )
     run.set_defaults(func=cmd_run)
+
+    status = commands.add_parser(
+        "status",
+        help="per source: last load, rows, quarantine, freshness; the last dbt build",
+        description="Show, per source, the last successful load, the rows loaded, the rows "
+        "held in quarantine, and how fresh its newest event is; then the last dbt build. "
+        "Exits 1 when a source is stale or never loaded or the build failed.",
+    )
+    status.add_argument(
+        "--now",
+        type=_datetime,
+        help="judge freshness as of this time (ISO 8601, UTC unless given; default: "
+        "MYPIZZA_NOW, else the clock)",
+    )
+    status.set_defaults(func=cmd_status)
     return parser
 
 

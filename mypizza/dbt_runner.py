@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mypizza import killpoints
 
 
 class DbtError(RuntimeError):
@@ -36,11 +40,23 @@ def run_dbt(repo: Path, target_dir: Path, *args: str, quiet: bool = False) -> Db
         command.insert(1, "--quiet")
     if not sys.stdout.isatty():
         command.insert(1, "--no-use-colors")
-    completed = subprocess.run(command, cwd=repo, check=False)
+    started = time.time()
+    if killpoints.requested():  # a crash-recovery test: maybe die in the middle of it
+        completed = killpoints.run_dbt_until_killed(command, repo)
+    else:
+        completed = subprocess.run(command, cwd=repo, check=False)
     results = _read_run_results(target_dir / "run_results.json")
+    if args and args[0] == "build":  # `mypizza status` reads it after docs overwrote the other
+        _keep_build_results(target_dir, started)
     if completed.returncode != 0:
         raise DbtError(f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); see above.")
     return results or DbtResult(" ".join(args), 0.0)
+
+
+def _keep_build_results(target_dir: Path, started: float) -> None:
+    latest = target_dir / "run_results.json"
+    if latest.exists() and latest.stat().st_mtime >= started:
+        shutil.copyfile(latest, target_dir / "last_build_run_results.json")
 
 
 def _read_run_results(path: Path) -> DbtResult | None:

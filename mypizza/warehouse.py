@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from mypizza import killpoints
+
 
 class WarehouseBusy(RuntimeError):
     """Another process is writing the warehouse."""
@@ -67,9 +69,12 @@ def publish(warehouse: Path) -> Path:
     target = published_path(warehouse)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("checkpoint")  # everything in the main file, nothing left in the WAL
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)  # a publish killed half-way (we hold the writer lock)
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(warehouse, staging)
+        killpoints.at("publish")
         os.replace(staging, target)  # readers see the old copy or the new one, never half
     finally:
         staging.unlink(missing_ok=True)
