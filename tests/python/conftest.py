@@ -44,6 +44,8 @@ class Env:
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(root / "logs"),
         }
+        # the world's own sources, whatever the developer's shell points elsewhere
+        self.vars.pop("SOURCES__INVENTORY__BUCKET_URL", None)
 
     def mypizza(self, *args: str, check: bool = True) -> str:
         """Run `mypizza ARGS` as a user does; returns stdout (fails the test on error)."""

@@ -6,67 +6,48 @@ edited between two runs: the mart shows the new version, the history keeps the o
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import Env
 
 from simulator.feedback import feedback_path
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
-class Env:
-    """A world, a warehouse and dbt folders of its own, in a temporary folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.world = root / "world"
-        self.warehouse = root / "warehouse" / "mypizza.duckdb"
-        self.target = root / "target"
-        self.vars = {
-            **os.environ,
-            "MYPIZZA_WORLD": str(self.world),
-            "MYPIZZA_WAREHOUSE": str(self.warehouse),
-            "DBT_TARGET_PATH": str(self.target),
-            "DBT_LOG_PATH": str(root / "logs"),
-        }
-
-    def run(self, program: str, *args: str) -> str:
-        result = subprocess.run(
-            [str(BIN / program), *args], cwd=REPO, env=self.vars, capture_output=True, text=True
-        )
-        output = f"{result.stdout[-3000:]}\n{result.stderr}"
-        assert result.returncode == 0, f"{program} {' '.join(args)} failed:\n{output}"
-        return result.stdout
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def documents(self, kind: str) -> dict[str, dict]:
-        with sqlite3.connect(feedback_path(self.world)) as con:
-            docs = (json.loads(d) for (d,) in con.execute(f"select document from {kind}"))
-            return {d["id"]: d for d in docs}
+def documents(world: Path, kind: str) -> dict[str, dict]:
+    with sqlite3.connect(feedback_path(world)) as con:
+        docs = (json.loads(d) for (d,) in con.execute(f"select document from {kind}"))
+        return {d["id"]: d for d in docs}
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+def env(built_world: Env) -> Env:
+    """The session's shared world (2 stores x 14 days, every source), read only."""
+    return built_world
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """A world of its own, for the one test that advances it: the customer marts and the
+    review snapshot built once (with what they depend on), not the whole project."""
     env = Env(tmp_path_factory.mktemp("customers"))
-    env.run("mypizza", "simulate", "--stores", "2", "--days", "16", "--start", "2026-04-06")
-    env.output = env.run("mypizza", "run")
+    env.mypizza("simulate", "--stores", "2", "--days", "16", "--start", "2026-04-06")
+    env.mypizza("ingest", "all")
+    built = env.dbt(
+        "build", "-s", "+fct_reviews", "+snp_feedback__reviews", "--indirect-selection", "cautious"
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
     return env
 
 
 def test_run_loads_feedback_with_everything_else(env: Env) -> None:
     assert "feedback:" in env.output and "reviews__replies" in env.output
-    reviews = env.documents("reviews")
+    reviews = documents(env.world, "reviews")
     (count, online, linked, orders) = env.query(
         "select count(*), count(r.order_key), count(o.order_key), "
         "count(distinct o.order_id) from marts.fct_reviews as r "
@@ -105,7 +86,7 @@ def test_sentiment_follows_the_stars_and_the_words(env: Env) -> None:
 
 
 def test_no_raw_email_or_name_reaches_the_marts_or_the_docs_site(env: Env) -> None:
-    reviews, mentions = env.documents("reviews"), env.documents("mentions")
+    reviews, mentions = documents(env.world, "reviews"), documents(env.world, "mentions")
     emails = {d["reviewer"]["email"].lower() for d in reviews.values()}
     names = {d["reviewer"]["name"].lower() for d in reviews.values()}
     names |= {d["author"]["display_name"].lower() for d in mentions.values()}
@@ -136,16 +117,18 @@ def test_no_raw_email_or_name_reaches_the_marts_or_the_docs_site(env: Env) -> No
     assert "fct_reviews" in nodes and "reviewer_email_hash" in nodes["fct_reviews"]["columns"]
 
 
-def test_review_edited_between_runs_shows_new_version_and_keeps_the_old(env: Env) -> None:
-    before = env.documents("reviews")
-    env.run("mypizza", "simulate", "--days", "3")
-    after = env.documents("reviews")
+def test_review_edited_between_runs_shows_new_version_and_keeps_the_old(edited: Env) -> None:
+    env = edited
+    before = documents(env.world, "reviews")
+    env.mypizza("simulate", "--days", "3")
+    after = documents(env.world, "reviews")
     edited = [i for i in before if after[i]["version"] > before[i]["version"]]
     assert edited, "three more days edit some reviews"
     # the second run only what the edit touches: the tests already ran on the first
-    env.run("mypizza", "ingest", "feedback")
-    env.run("dbt", "build", "-s", "fct_reviews", "snp_feedback__reviews", "--resource-type",
-            "model", "snapshot")  # fmt: skip
+    env.mypizza("ingest", "feedback")
+    built = env.dbt("build", "-s", "fct_reviews", "snp_feedback__reviews", "--resource-type",
+                    "model", "snapshot")  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:]
 
     for review_id in edited:
         old, new = before[review_id], after[review_id]

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
+from conftest import Env
 
 from simulator.recipes import INGREDIENT_BY_CODE, RECIPES
 
-MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
-REPO = Path(__file__).resolve().parents[2]
 Key = tuple[str, str, str]  # store code, day, ingredient code
 
 SOLD_SQL = """
@@ -38,53 +32,26 @@ def per_unit(ingredient: str) -> Decimal:
     return Decimal(str(INGREDIENT_BY_CODE[ingredient].per_recipe_unit))
 
 
-class Env:
-    """A world, a warehouse and a dbt target folder of its own, in a temporary folder."""
+def daily(env: Env, column: str) -> dict[Key, Decimal]:
+    rows = env.query(
+        f"select store_code, cast(inventory_date as varchar), ingredient_code, {column} "
+        f"from marts.fct_inventory_daily where {column} is not null and {column} <> 0"
+    )
+    return {(s, d, i): v for s, d, i, v in rows}
 
-    def __init__(self, root: Path) -> None:
-        self.world = root / "world"
-        self.warehouse = root / "warehouse" / "mypizza.duckdb"
-        self.vars = {
-            **os.environ,
-            "MYPIZZA_WORLD": str(self.world),
-            "MYPIZZA_WAREHOUSE": str(self.warehouse),
-            "DBT_TARGET_PATH": str(root / "target"),
-            "DBT_LOG_PATH": str(root / "logs"),
-        }
-        self.vars.pop("SOURCES__INVENTORY__BUCKET_URL", None)
 
-    def mypizza(self, *args: str) -> str:
-        result = subprocess.run(
-            [MYPIZZA, *args], cwd=REPO, env=self.vars, capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"mypizza {args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def daily(self, column: str) -> dict[Key, Decimal]:
-        rows = self.query(
-            f"select store_code, cast(inventory_date as varchar), ingredient_code, {column} "
-            f"from marts.fct_inventory_daily where {column} is not null and {column} <> 0"
-        )
-        return {(s, d, i): v for s, d, i, v in rows}
-
-    def bucket_rows(self, kind: str) -> list[dict[str, str]]:
-        return [
-            row
-            for path in sorted((self.world / "bucket").glob(f"inventory/*/*/{kind}.csv"))
-            for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
-        ]
+def bucket_rows(env: Env, kind: str) -> list[dict[str, str]]:
+    return [
+        row
+        for path in sorted((env.world / "bucket").glob(f"inventory/*/*/{kind}.csv"))
+        for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+    ]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    env = Env(tmp_path_factory.mktemp("inv-e2e"))
-    env.mypizza("simulate", "--stores", "2", "--days", "8", "--start", "2026-03-02", "--seed", "5")
-    env.output = env.mypizza("run")
-    return env
+def env(built_world: Env) -> Env:
+    """The session's shared world (2 stores x 14 days, every source), read only."""
+    return built_world
 
 
 def test_run_loads_inventory_with_sales_and_builds_the_marts(env: Env) -> None:
@@ -107,20 +74,20 @@ def test_use_reconciles_with_the_pos_through_the_recipes(env: Env) -> None:
         for store, day, sku, units in con.execute(SOLD_SQL):
             for ingredient, quantity in RECIPES[sku].items():
                 truth[store, str(day)[:10], ingredient] += units * quantity * per_unit(ingredient)
-    used = env.daily("used_quantity")
+    used = daily(env, "used_quantity")
     assert len(used) > 2 * 8 * 30
     assert used == {k: v for k, v in truth.items() if v}
 
 
 def test_deliveries_waste_and_counts_reconcile_with_the_bucket(env: Env) -> None:
     delivered: dict[Key, Decimal] = defaultdict(Decimal)
-    for row in env.bucket_rows("deliveries"):
+    for row in bucket_rows(env, "deliveries"):
         key = (row["store_code"], row["delivery_date"], row["ingredient_code"])
         delivered[key] += Decimal(row["quantity"])
-    assert env.daily("delivered_quantity") == delivered
+    assert daily(env, "delivered_quantity") == delivered
 
     wasted: dict[Key, Decimal] = defaultdict(Decimal)
-    for row in env.bucket_rows("waste"):
+    for row in bucket_rows(env, "waste"):
         store, day = row["store_code"], row["waste_date"]
         if row["ingredient_code"]:
             wasted[store, day, row["ingredient_code"]] += Decimal(row["quantity"])
@@ -128,15 +95,15 @@ def test_deliveries_waste_and_counts_reconcile_with_the_bucket(env: Env) -> None
             for ingredient, quantity in RECIPES[row["product_sku"]].items():
                 exploded = Decimal(row["quantity"]) * quantity * per_unit(ingredient)
                 wasted[store, day, ingredient] += exploded
-    assert env.daily("wasted_quantity") == {k: v for k, v in wasted.items() if v}
+    assert daily(env, "wasted_quantity") == {k: v for k, v in wasted.items() if v}
     (lines,) = env.query("select count(distinct waste_id) from marts.fct_waste")[0]
-    assert lines == len(env.bucket_rows("waste"))
+    assert lines == len(bucket_rows(env, "waste"))
 
     counted = {
         (r["store_code"], r["count_date"], r["ingredient_code"]): Decimal(r["counted_quantity"])
-        for r in env.bucket_rows("stock_counts")
+        for r in bucket_rows(env, "stock_counts")
     }
-    assert env.daily("counted_closing_quantity") == {k: v for k, v in counted.items() if v}
+    assert daily(env, "counted_closing_quantity") == {k: v for k, v in counted.items() if v}
 
 
 def test_counts_stay_close_to_what_the_records_expect(env: Env) -> None:
