@@ -120,7 +120,7 @@ with left:
             .mark_bar()
             .encode(
                 x=alt.X("reviews:Q", title="Reviews raising it"),
-                y=alt.Y("tag_label:N", sort="-x", title=None),
+                y=alt.Y("tag_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
                 color=alt.Color("aspect:N", title="About"),
                 tooltip=["tag_label", "aspect", "reviews"],
             )

@@ -134,7 +134,9 @@ with heat_col:
         alt.Chart(heat)
         .mark_rect()
         .encode(
-            x=alt.X("hour_of_day:O", title="Hour of day (store's clock)"),
+            x=alt.X(
+                "hour_of_day:O", title="Hour of day (store's clock)", axis=alt.Axis(labelAngle=0)
+            ),
             y=alt.Y("weekday:O", sort=WEEKDAYS, title=None),
             color=alt.Color("orders:Q", title="Orders", scale=alt.Scale(scheme="oranges")),
             tooltip=["weekday", "hour_of_day", "orders"],
