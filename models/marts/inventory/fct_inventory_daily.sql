@@ -10,7 +10,23 @@
     without a count" written with window functions only (no recursive CTE, so it runs on
     Spark too): the cumulative movement up to a day, and an anchor per count (the count
     minus the cumulative movement up to its day) carried forward to the next count.
+
+    Incremental on DuckDB (delete+insert on store, ingredient and day): the running sums
+    need the whole history, so every run computes it, but writes only the days within
+    `incremental_lookback_days` of the latest day in the table (late deliveries, counts
+    and sales land there) and every day of a store and ingredient the table does not hold
+    yet (a new store, an ingredient used for the first time, whose spine starts at the
+    store's first day). On Spark dbt_project.yml rebuilds it in full, and the strategy
+    must not be delete+insert there (dbt-spark refuses it).
 -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['store_code', 'ingredient_code', 'inventory_date'],
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='append_new_columns',
+    )
+}}
 with
 
 dates as (
@@ -266,41 +282,53 @@ carried as (
 
 ),
 
+changed as (
+
+    select * from carried
+    {% if is_incremental() -%}
+        where
+            {{ incremental_lookback_filter(
+                'carried', 'inventory_date', ['store_code', 'ingredient_code']
+            ) }}
+    {%- endif %}
+
+),
+
 final as (
 
     select
-        carried.store_code,
-        carried.ingredient_code,
-        carried.inventory_date,
+        changed.store_code,
+        changed.ingredient_code,
+        changed.inventory_date,
         ingredients.unit,
         cast(
-            carried.opening_anchor + carried.cumulative_movement - carried.net_movement
+            changed.opening_anchor + changed.cumulative_movement - changed.net_movement
             as decimal(18, 3)
         ) as opening_quantity,
-        cast(carried.delivered_quantity as decimal(18, 3)) as delivered_quantity,
-        cast(carried.used_quantity as decimal(18, 3)) as used_quantity,
-        cast(carried.wasted_quantity as decimal(18, 3)) as wasted_quantity,
+        cast(changed.delivered_quantity as decimal(18, 3)) as delivered_quantity,
+        cast(changed.used_quantity as decimal(18, 3)) as used_quantity,
+        cast(changed.wasted_quantity as decimal(18, 3)) as wasted_quantity,
         cast(
-            carried.opening_anchor + carried.cumulative_movement as decimal(18, 3)
+            changed.opening_anchor + changed.cumulative_movement as decimal(18, 3)
         ) as expected_closing_quantity,
-        cast(carried.counted_closing_quantity as decimal(18, 3)) as counted_closing_quantity,
+        cast(changed.counted_closing_quantity as decimal(18, 3)) as counted_closing_quantity,
         cast(
-            carried.counted_closing_quantity
-            - (carried.opening_anchor + carried.cumulative_movement)
+            changed.counted_closing_quantity
+            - (changed.opening_anchor + changed.cumulative_movement)
             as decimal(18, 3)
         ) as variance_quantity,
         cast(
             coalesce(
-                carried.counted_closing_quantity,
-                carried.opening_anchor + carried.cumulative_movement
+                changed.counted_closing_quantity,
+                changed.opening_anchor + changed.cumulative_movement
             ) as decimal(18, 3)
         ) as closing_quantity,
-        carried.is_counted,
-        cast(carried.delivered_cost as decimal(18, 2)) as delivered_cost
+        changed.is_counted,
+        cast(changed.delivered_cost as decimal(18, 2)) as delivered_cost
 
-    from carried
+    from changed
     left join ingredients
-        on carried.ingredient_code = ingredients.ingredient_code
+        on changed.ingredient_code = ingredients.ingredient_code
 
 )
 
