@@ -69,7 +69,9 @@ class Env:
 @pytest.fixture(scope="session")
 def built_world(tmp_path_factory: pytest.TempPathFactory) -> Env:
     """2 stores x 14 days, every source, after one `mypizza run`. Read-only for tests."""
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, the same for every xdist worker
     env = Env(shared / "built_world")
     with FileLock(str(shared / "built_world.lock")):
         if not (env.root / "built.ok").exists():
