@@ -199,7 +199,7 @@ for name in ("deliveries", "waste", "stock_counts"):
         continue
     con.execute(
         f"create or replace table {name} as select * "
-        f"from read_csv(?, union_by_name = true, filename = true)",
+        f"from read_csv(?, filename = true)",  # one header per kind: sniffed once
         [pattern],
     )
     rows += con.execute(f"select count(*) from {name}").fetchone()[0]
@@ -224,11 +224,12 @@ def run_size(
     log: Path,
     compare: list[str] = (),
     on_stage=None,
+    resume: SizeResult | None = None,
 ) -> SizeResult:
     base = work / name
-    if base.exists():
+    if resume is None and base.exists():
         shutil.rmtree(base)
-    base.mkdir(parents=True)
+    base.mkdir(parents=True, exist_ok=True)
     world, warehouse = base / "world", base / "warehouse" / "mypizza.duckdb"
     env = dict(os.environ)
     env.update(
@@ -242,9 +243,14 @@ def run_size(
         PYTHONUNBUFFERED="1",
     )
     mypizza, dbt, python = str(BIN / "mypizza"), str(BIN / "dbt"), str(BIN / "python")
-    result = SizeResult(name, stores, days, datetime.now(UTC).isoformat(timespec="seconds"))
+    result = resume or SizeResult(
+        name, stores, days, datetime.now(UTC).isoformat(timespec="seconds")
+    )
 
     def stage(label: str, command: list[str], rows=None, note: str = "") -> Stage:
+        if (kept := result.get(label)) is not None:  # --resume: measured before
+            _say(f"{name}: {label}: kept from the interrupted run")
+            return kept
         _say(f"{name}: {label} ...")
         before = _load()
         seconds, peak, output, cpu = measure(command, env, log)
@@ -496,6 +502,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also time the POS ingest with this dlt sql_database backend (e.g. pyarrow)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted size whose world was kept (--keep): keep its world, "
+        "its simulate and native stages; ingest and build again from an empty warehouse",
+    )
     parser.add_argument("--date", default=datetime.now(UTC).date().isoformat())
     args = parser.parse_args(argv)
 
@@ -523,7 +535,22 @@ def main(argv: list[str] | None = None) -> int:
             store.write_text(json.dumps([asdict(r) for r in results.values()], indent=1))
             return write_report(list(results.values()), args.date)
 
-        done = run_size(name, stores, days, args.work, log, args.compare_pos_backend, on_stage=save)
+        resume = load_previous(store).get(name) if args.resume else None
+        if resume is not None:
+            resume.stages = [
+                s for s in resume.stages if s.stage == "simulate" or s.stage.startswith("native")
+            ]
+            shutil.rmtree(args.work / name / "warehouse", ignore_errors=True)
+        done = run_size(
+            name,
+            stores,
+            days,
+            args.work,
+            log,
+            args.compare_pos_backend,
+            on_stage=save,
+            resume=resume,
+        )
         md = save(done)
         results = load_previous(store)
         if not args.keep:
