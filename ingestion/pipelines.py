@@ -94,6 +94,8 @@ def run_recovering(pipeline: dlt.Pipeline, data: object) -> LoadInfo:
 
 
 def _drop_replayed_rows(pipeline: dlt.Pipeline) -> None:
+    if not pipeline.default_schema_name:  # killed before its first load: nothing loaded twice
+        return
     schema = pipeline.default_schema
     with pipeline.sql_client() as client:
         for name, table in schema.tables.items():
