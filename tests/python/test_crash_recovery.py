@@ -18,8 +18,8 @@ of the smallest world is ~50 s, so not every case can afford two full runs):
 * One ingest kill point (franchise load) runs the whole job: `mypizza run` killed while
   loading the last source, then `mypizza run`; every mart and raw table must match.
 * dbt kill points (early in `dbt build`, while staging builds; late, among the marts and
-  their tests): the raw snapshot, `mypizza build` killed, then `mypizza run`; every mart must match, and
-  the published copy must be the finished build.
+  their tests): the raw snapshot, `mypizza build` killed, then `mypizza run`; every mart
+  must match, and the published copy must be the finished build.
 
 All cases use one working folder in turn (same paths, so dbt's partial parse is reused).
 """
