@@ -383,13 +383,15 @@ def summary_lines(results: list[SizeResult]) -> list[str]:
     return lines
 
 
-def slope_lines(results: list[SizeResult]) -> list[str]:
-    """log(time) / log(rows) between consecutive sizes, per stage: 1.0 grows as the data."""
+def slope_lines(results: list[SizeResult], what: str = "seconds") -> list[str]:
+    """log(time) / log(rows) between consecutive sizes, per stage: 1.0 grows as the data.
+    ``what``: wall ``seconds`` or ``cpu_seconds`` (steadier on a shared machine)."""
     ordered = sorted(results, key=lambda r: r.pos_rows)
     if len(ordered) < 2:
         return []
     lines = [
-        "Slope of time against data size (log-log, POS rows as the size; 1.0 = linear, "
+        f"Slope of {'CPU time' if what == 'cpu_seconds' else 'wall time'} against data "
+        "size (log-log, POS rows as the size; 1.0 = linear, "
         "< 1 = fixed costs still dominate, > 1 = worse than linear):",
         "",
         "| stage | "
@@ -401,10 +403,9 @@ def slope_lines(results: list[SizeResult]) -> list[str]:
         cells = []
         for a, b in zip(ordered, ordered[1:], strict=False):
             sa, sb = a.get(label), b.get(label)
-            if sa and sb and sa.seconds > 0 and sb.seconds > 0 and b.pos_rows != a.pos_rows:
-                cells.append(
-                    f"{math.log(sb.seconds / sa.seconds) / math.log(b.pos_rows / a.pos_rows):.2f}"
-                )
+            ta, tb = (getattr(sa, what), getattr(sb, what)) if sa and sb else (0, 0)
+            if ta > 0 and tb > 0 and b.pos_rows != a.pos_rows:
+                cells.append(f"{math.log(tb / ta) / math.log(b.pos_rows / a.pos_rows):.2f}")
             else:
                 cells.append("-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -468,6 +469,7 @@ def write_report(results: list[SizeResult], day: str) -> Path:
         "",
         *summary_lines(ordered),
         *slope_lines(ordered),
+        *slope_lines(ordered, "cpu_seconds"),
         f"![time against data size]({day}.png)",
         "",
     ]
