@@ -5,15 +5,8 @@
 # Its browser test (tests/python/test_dashboard.py) runs in `make pytest`.
 DASHBOARD_PORT ?= 8501
 
-.PHONY: dashboard lint-dashboard
+.PHONY: dashboard
 dashboard: setup
 	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 \
 	  --server.port $(DASHBOARD_PORT) --server.headless true \
 	  --browser.gatherUsageStats false --client.toolbarMode viewer
-
-# The main lint target covers mypizza, ingestion, simulator and tests; the app is linted here.
-lint-dashboard: setup
-	$(BIN)/ruff check dashboard
-	$(BIN)/ruff format --check dashboard
-
-lint: lint-dashboard

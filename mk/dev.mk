@@ -2,7 +2,7 @@
 #   make ci-changed       build and test only what changed (state:modified+) against the last
 #                         production build, on the dev target with a throw-away DuckDB file
 #                         that reads production through the published copy (never the live one)
-#   make precommit-check  every pre-commit hook on every file (part of `make test`)
+#   make precommit-check  every pre-commit hook on every file (= make lint, part of `make test`)
 
 # Production as `mypizza run` left it: the warehouse (MYPIZZA_WAREHOUSE, read through its
 # published copy) and the manifest of that build, kept in <warehouse folder>/prod-state.
@@ -21,7 +21,4 @@ ci-changed: setup
 	  DBT_TARGET_PATH=$(DEV_CI_DIR)/target DBT_LOG_PATH=$(DEV_CI_DIR)/logs \
 	  $(BIN)/dbt build --target dev --select state:modified+ --defer --state $(DEV_PROD_STATE)
 
-precommit-check: setup
-	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-
-test: precommit-check
+precommit-check: lint
