@@ -76,11 +76,21 @@ def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
     from mypizza.dbt_runner import run_dbt
     from mypizza.prod_state import keep_prod_state
 
-    build_args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported.
+    build_args = ["build", "--target", "prod"] + (["--full-refresh"] if full_refresh else [])
     _say("dbt " + " ".join(build_args))
     build = run_dbt(settings.repo, settings.target_dir, *build_args)
     _say("dbt docs generate --static")
-    docs = run_dbt(settings.repo, settings.target_dir, "docs", "generate", "--static", quiet=True)
+    docs = run_dbt(
+        settings.repo,
+        settings.target_dir,
+        "docs",
+        "generate",
+        "--static",
+        "--target",
+        "prod",
+        quiet=True,
+    )
     _say(f"published {publish(settings.warehouse)}")
     _say(f"kept its dbt state in {keep_prod_state(settings.target_dir, settings.warehouse)}")
     return [build, docs]
