@@ -38,18 +38,25 @@ def pos(
     table_names: Sequence[str] | None = None,
     backend: str = "pyarrow",
     chunk_size: int = 100_000,
+    backend_kwargs: dict[str, Any] | None = None,
+    parallel: bool = True,
 ):
     """All tables of a POS database (or ``table_names``), incremental and merged.
 
     Config (section ``sources.pos``): ``credentials`` (SQLAlchemy URL), ``backend``
-    (``pyarrow``, ``connectorx``, ``sqlalchemy``, ``pandas``), ``chunk_size``.
+    (``pyarrow``, ``connectorx``, ``sqlalchemy``, ``pandas``), ``chunk_size``,
+    ``backend_kwargs`` (passed to the backend, e.g. connectorx's ``return_type =
+    "arrow_stream"`` to stream ``chunk_size`` rows at a time), ``parallel`` (extract the
+    tables at the same time, each in its own thread).
     """
     database = sql_database(
         credentials=credentials,
         table_names=list(table_names) if table_names else None,
         backend=backend,
         chunk_size=chunk_size,
+        backend_kwargs=backend_kwargs,
         reflection_level="full",
+        query_adapter_callback=_in_key_order,
     )
     for name, resource in database.resources.items():
         columns = resource.compute_table_schema().get("columns", {})
@@ -66,19 +73,29 @@ def pos(
             )
         resource.apply_hints(
             primary_key=primary_key,
-            write_disposition="merge",
+            # the split below leaves one row per key in a load: no dedup pass in staging
+            write_disposition={"disposition": "merge", "deduplicated": True},
             incremental=dlt.sources.incremental(CURSOR_COLUMN),
             schema_contract=SCHEMA_CONTRACT,
         )
         resource.add_yield_map(_quarantine_bad_keys(name, primary_key))
+        if parallel:
+            resource.parallelize()
     return list(database.resources.values())
 
 
 def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], Iterator[Any]]:
-    """Split a batch: rows with a null key, and all but the latest of rows sharing a key
-    (a source that declares a key it does not enforce), go to the quarantine table with the
-    rule they break; the rest of the batch loads. Clean batches pass untouched (checked with
-    arrow compute, so the fast path stays fast)."""
+    """Split each batch of one table's extraction: rows with a null key, and all but the
+    latest of rows sharing a key (a source that declares a key it does not enforce), go to
+    the quarantine table with the rule they break; the rest of the batch loads.
+
+    The keys that load are unique across the whole extraction, which lets the merge skip
+    dlt's deduplication of the staging table (``deduplicated``). Rows arrive in key order
+    (``_in_key_order``), so rows sharing a key are neighbours: within a batch they are
+    split here, and a row whose key equals the last key of the batch before (a repeat that
+    straddles two batches) is quarantined, the version read first having loaded. Clean
+    batches pass untouched, checked with arrow compute so the fast path stays fast."""
+    last_key: list[tuple | None] = [None]  # key of the last row of the batch before
 
     def split(batch: Any) -> Iterator[Any]:
         arrow = hasattr(batch, "num_rows")
@@ -86,20 +103,25 @@ def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], 
             import pyarrow as pa
 
             whole = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            keys = whole.select(primary_key)
-            if keys.drop_null().num_rows == keys.num_rows and (
-                keys.group_by(primary_key).aggregate([]).num_rows == keys.num_rows
-            ):
+            if whole.num_rows == 0:
+                yield batch
+                return
+            first = tuple(whole.column(k)[0].as_py() for k in primary_key)
+            if first != last_key[0] and _keys_clean(whole, primary_key):
+                last_key[0] = tuple(whole.column(k)[-1].as_py() for k in primary_key)
                 yield batch
                 return
             rows = whole.to_pylist()
         else:
             rows = list(batch)
-        good, bad = _split_rows(rows, table, primary_key)
+        good, bad = _split_rows(rows, table, primary_key, last_key[0])
+        keys = [tuple(row.get(k) for k in primary_key) for row in rows]
+        last_key[0] = next((k for k in reversed(keys) if None not in k), last_key[0])
         if not bad:
             yield batch
             return
-        yield pa.Table.from_pylist(good, schema=whole.schema) if arrow else good
+        if good:
+            yield pa.Table.from_pylist(good, schema=whole.schema) if arrow else good
         yield dlt.mark.with_hints(
             bad,
             dlt.mark.make_hints(
@@ -113,8 +135,40 @@ def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], 
     return split
 
 
+def _in_key_order(query: Any, table: Any) -> Any:
+    """dlt's query for one table, ordered by its primary key (free for a SQLite rowid table
+    or a clustered key, an index scan elsewhere): rows sharing a key come out together."""
+    return query.order_by(*table.primary_key.columns)
+
+
+def _keys_clean(table: Any, primary_key: list[str]) -> bool:
+    """No null and no repeated key in an arrow table. A single-column key that is strictly
+    increasing (rows read in key order) is checked in one vectorised pass; otherwise by
+    grouping on the key (~0.5 s per million rows)."""
+    keys = table.select(primary_key)
+    if any(keys.column(k).null_count for k in primary_key):
+        return False
+    if table.num_rows < 2:
+        return True
+    if len(primary_key) == 1 and _strictly_increasing(keys.column(0)):
+        return True
+    return keys.group_by(primary_key).aggregate([]).num_rows == keys.num_rows
+
+
+def _strictly_increasing(column: Any) -> bool:
+    """An arrow column of integers (no nulls) in strictly increasing order: numpy over the
+    column's buffer, no copy; other types are left to the grouping."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not pa.types.is_integer(column.type):
+        return False
+    values = column.to_numpy()
+    return bool(np.all(values[1:] > values[:-1]))
+
+
 def _split_rows(
-    rows: list[dict], table: str, primary_key: list[str]
+    rows: list[dict], table: str, primary_key: list[str], loaded_key: tuple | None = None
 ) -> tuple[list[dict], list[dict]]:
     latest: dict[tuple, int] = {}
     bad: list[tuple[int, str]] = []
@@ -122,6 +176,11 @@ def _split_rows(
         key = tuple(row.get(k) for k in primary_key)
         if any(v is None for v in key):
             bad.append((i, f"primary key {', '.join(primary_key)} is null"))
+            continue
+        if key == loaded_key:
+            bad.append(
+                (i, f"duplicate primary key {key}: a version read earlier in this load loaded")
+            )
             continue
         kept = latest.get(key)
         if kept is None:

@@ -90,3 +90,55 @@ def test_a_new_warehouse_starts_from_zero(world: Path, tmp_path: Path) -> None:
     assert result.rows == {
         t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES
     }
+
+
+def _dispositions(warehouse: Path) -> dict[str, str]:
+    """Each raw table's write disposition in the schema dlt stored in the warehouse."""
+    import json
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (schema,) = con.execute(
+            "select schema from raw_pos._dlt_version order by inserted_at desc limit 1"
+        ).fetchone()
+    tables = json.loads(schema)["tables"]
+    return {t: tables[t].get("write_disposition") for t in TABLES}
+
+
+def test_a_table_read_whole_is_replaced_then_merged(world: Path, tmp_path: Path) -> None:
+    """The first load of a table writes straight into it (replace: no staging, no merge);
+    later loads read only changed rows and merge them."""
+    warehouse = tmp_path / "fresh.duckdb"
+    load_pos(warehouse, pos_url_for(world), progress=None)
+    assert set(_dispositions(warehouse).values()) == {"replace"}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        query = "select schema_name from information_schema.schemata"
+        schemas = {s for (s,) in con.execute(query).fetchall()}
+    assert "raw_pos_staging" not in schemas
+
+    pos = world / "pos.sqlite"
+    marks = max_updated_at(pos)
+    simulate(world, days=1)
+    changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    assert result.rows == changed
+    assert {_dispositions(warehouse)[t] for t in changed} == {"merge"}
+    assert raw_counts(warehouse) == {t: n for t, n in table_counts(pos).items() if t in TABLES}
+
+
+def test_lost_local_state_never_turns_a_merge_into_a_replace(world: Path, tmp_path: Path) -> None:
+    """The cursors come back from the warehouse before the write disposition is chosen: a
+    deleted pipeline folder must not replace a table with only the rows changed since."""
+    import shutil
+
+    warehouse = tmp_path / "kept.duckdb"
+    load_pos(warehouse, pos_url_for(world), progress=None)
+    shutil.rmtree(pipelines_dir(warehouse))
+    pos = world / "pos.sqlite"
+    marks = max_updated_at(pos)
+    simulate(world, days=1)
+    changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+
+    result = load_pos(warehouse, pos_url_for(world), progress=None)
+
+    assert result.rows == changed
+    assert raw_counts(warehouse) == {t: n for t, n in table_counts(pos).items() if t in TABLES}
