@@ -95,9 +95,10 @@ def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], 
     split here, and a row whose key equals the last key of the batch before (a repeat that
     straddles two batches) is quarantined, the version read first having loaded. Clean
     batches pass untouched, checked with arrow compute so the fast path stays fast."""
-    last_key: list[tuple | None] = [None]  # key of the last row of the batch before
+    last_key: tuple | None = None  # key of the last row of the batch before
 
     def split(batch: Any) -> Iterator[Any]:
+        nonlocal last_key
         arrow = hasattr(batch, "num_rows")
         if arrow:
             import pyarrow as pa
@@ -107,16 +108,16 @@ def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], 
                 yield batch
                 return
             first = tuple(whole.column(k)[0].as_py() for k in primary_key)
-            if first != last_key[0] and _keys_clean(whole, primary_key):
-                last_key[0] = tuple(whole.column(k)[-1].as_py() for k in primary_key)
+            if first != last_key and _keys_clean(whole, primary_key):
+                last_key = tuple(whole.column(k)[-1].as_py() for k in primary_key)
                 yield batch
                 return
             rows = whole.to_pylist()
         else:
             rows = list(batch)
-        good, bad = _split_rows(rows, table, primary_key, last_key[0])
+        good, bad = _split_rows(rows, table, primary_key, last_key)
         keys = [tuple(row.get(k) for k in primary_key) for row in rows]
-        last_key[0] = next((k for k in reversed(keys) if None not in k), last_key[0])
+        last_key = next((k for k in reversed(keys) if None not in k), last_key)
         if not bad:
             yield batch
             return
@@ -156,8 +157,8 @@ def _keys_clean(table: Any, primary_key: list[str]) -> bool:
 
 
 def _strictly_increasing(column: Any) -> bool:
-    """An arrow column of integers (no nulls) in strictly increasing order: numpy over the
-    column's buffer, no copy; other types are left to the grouping."""
+    """An arrow column of integers (no nulls) in strictly increasing order, compared in
+    numpy; other types are left to the grouping."""
     import numpy as np
     import pyarrow as pa
 

@@ -92,6 +92,18 @@ def test_a_new_warehouse_starts_from_zero(world: Path, tmp_path: Path) -> None:
     }
 
 
+def advance_a_day(world: Path) -> dict[str, int]:
+    """Simulate one more day; the rows each POS table changed (new or updated) in it."""
+    pos = world / "pos.sqlite"
+    marks = max_updated_at(pos)
+    simulate(world, days=1)
+    return {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+
+
+def source_counts(world: Path) -> dict[str, int]:
+    return {t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES}
+
+
 def _dispositions(warehouse: Path) -> dict[str, str]:
     """Each raw table's write disposition in the schema dlt stored in the warehouse."""
     import json
@@ -115,14 +127,11 @@ def test_a_table_read_whole_is_replaced_then_merged(world: Path, tmp_path: Path)
         schemas = {s for (s,) in con.execute(query).fetchall()}
     assert "raw_pos_staging" not in schemas
 
-    pos = world / "pos.sqlite"
-    marks = max_updated_at(pos)
-    simulate(world, days=1)
-    changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+    changed = advance_a_day(world)
     result = load_pos(warehouse, pos_url_for(world), progress=None)
     assert result.rows == changed
     assert {_dispositions(warehouse)[t] for t in changed} == {"merge"}
-    assert raw_counts(warehouse) == {t: n for t, n in table_counts(pos).items() if t in TABLES}
+    assert raw_counts(warehouse) == source_counts(world)
 
 
 def test_lost_local_state_never_turns_a_merge_into_a_replace(world: Path, tmp_path: Path) -> None:
@@ -133,12 +142,9 @@ def test_lost_local_state_never_turns_a_merge_into_a_replace(world: Path, tmp_pa
     warehouse = tmp_path / "kept.duckdb"
     load_pos(warehouse, pos_url_for(world), progress=None)
     shutil.rmtree(pipelines_dir(warehouse))
-    pos = world / "pos.sqlite"
-    marks = max_updated_at(pos)
-    simulate(world, days=1)
-    changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
+    changed = advance_a_day(world)
 
     result = load_pos(warehouse, pos_url_for(world), progress=None)
 
     assert result.rows == changed
-    assert raw_counts(warehouse) == {t: n for t, n in table_counts(pos).items() if t in TABLES}
+    assert raw_counts(warehouse) == source_counts(world)
