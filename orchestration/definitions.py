@@ -381,13 +381,15 @@ def build_after_failed_ingest(context: dg.RunFailureSensorContext) -> dg.RunRequ
 
 # ---------------------------------------------------------------- new files in the buckets
 def bucket_signature(source: str) -> str:
-    """The newest modification time and the count of the files in ``source``'s bucket."""
+    """The newest modification time and the count of the files in ``source``'s bucket (its
+    ``bucket_url`` and credentials from dlt config, section ``sources.<source>``)."""
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.storages.configuration import FilesystemConfiguration
     from dlt.common.storages.fsspec_filesystem import fsspec_from_config, glob_files
 
-    module = __import__(f"ingestion.{source}", fromlist=["bucket_configuration"])
     with WORLD_SOURCES[source](SETTINGS.world):
-        config = module.bucket_configuration()
-    client, url = fsspec_from_config(config)
+        config = resolve_configuration(FilesystemConfiguration(), sections=("sources", source))
+    client, _ = fsspec_from_config(config)
     newest, count = None, 0
     for item in glob_files(client, config.bucket_url, "**/*"):
         count += 1
