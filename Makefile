@@ -1,4 +1,4 @@
-# myPizza warehouse. The first two targets are the README's two commands:
+# myPizza warehouse. The first targets are the README's commands:
 #   make run        set up, simulate the default world if none exists, ingest, dbt build, docs, summary
 #   make test       set up and run every check (what .ci/run calls): lint and the conventions
 #                   first (seconds), then pytest (the browser tests need Chromium), then Spark
