@@ -72,7 +72,9 @@ DBT_PROJECT = DbtProject(
     target="prod",  # the pipeline always builds production
     target_path=SETTINGS.target_dir / "dagster",
 )
-DBT_SOURCES = ("models", "macros", "seeds", "snapshots", "tests", "dbt_project.yml")
+DBT_PATHS = ("models", "macros", "seeds", "snapshots", "analyses", "tests")
+DBT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+NOT_DBT = {"python", "artifacts", "data"}  # tests/ also holds pytest, its output, test data
 
 
 def _manifest_is_stale(manifest: Path) -> bool:
@@ -80,12 +82,13 @@ def _manifest_is_stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     written = manifest.stat().st_mtime
-    for name in DBT_SOURCES:
-        path = SETTINGS.repo / name
-        files = [path] if path.is_file() else path.rglob("*")
-        if any(f.stat().st_mtime > written for f in files if f.is_file()):
-            return True
-    return False
+    files = [SETTINGS.repo / "dbt_project.yml"]
+    for name in DBT_PATHS:
+        for path in (SETTINGS.repo / name).rglob("*"):
+            parts = path.relative_to(SETTINGS.repo).parts
+            if path.suffix in DBT_SUFFIXES and not (parts[0] == "tests" and parts[1] in NOT_DBT):
+                files.append(path)
+    return any(f.stat().st_mtime > written for f in files if f.is_file())
 
 
 def prepare_manifest() -> Path:
@@ -335,7 +338,8 @@ def _failed_sources(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 def build_request(run_id: str, failed: list[str]) -> dg.RunRequest:
     """The build after ingest run ``run_id``: everything, or, when sources failed, what does
     not depend on them (dbt keeps their part as the last good build), then publish."""
-    tags = {"mypizza/after_ingest": run_id}
+    # the build goes before runs queued since (loads the schedule or new files asked for)
+    tags = {"mypizza/after_ingest": run_id, "dagster/priority": "10"}
     if not failed:
         return dg.RunRequest(run_key=f"build-after-{run_id}", tags=tags)
     graph = defs.resolve_asset_graph()
