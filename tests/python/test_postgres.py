@@ -5,8 +5,9 @@ installs them; missing, the test fails saying so): `initdb` and `pg_ctl` as an
 unprivileged user (CI runs as root), on 127.0.0.1 and a free port, its data in a fresh
 folder under /tmp, stopped and removed at the end.
 
-One small world (2 stores x 7 days, then one more day) is simulated twice with the same
-seed: into SQLite (the default) and into PostgreSQL (`mypizza simulate --pos-url`). The
+One small world (2 stores x 14 days, then one more day) is simulated twice with the same
+seed: into SQLite (conftest's `built_world`, copied) and into PostgreSQL (`mypizza simulate
+--pos-url`). The
 Postgres world is loaded the way docs/real-pos.md says: its SQL block makes the read-only
 user, its shell block (host and port changed) loads the POS. Then every table of the
 `marts` schema is compared, row for row, with the SQLite world's, before and after an
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -32,10 +34,12 @@ import pytest
 from conftest import MYPIZZA, REPO, Env
 from sqlalchemy import create_engine, text
 
+from simulator import simulate
 from simulator.pos_schema import POS_TABLES, metadata
 
 DOC = REPO / "docs" / "real-pos.md"
-STORES, DAYS, START, SEED = "2", "7", "2026-04-06", "23"
+# the knobs of conftest's built_world (its default seed, 42): the SQLite side is that world
+WORLD = ("--stores", "2", "--days", "14", "--start", "2026-04-06", "--seed", "42")
 ADMIN, ADMIN_PASSWORD = "pos_owner", "owner-pw"  # pragma: allowlist secret (throw-away server)
 DOC_HOST = "pos-db.internal:5432"  # the host and port the doc shows
 MYPIZZA_DIR = Path(MYPIZZA).parent
@@ -157,7 +161,9 @@ def postgres() -> Iterator[Postgres]:
     server = Postgres(_pg_bin())
     try:
         server.start()
-        server.execute("postgres", "create database pos", "create database empty")
+        server.execute(
+            "postgres", "create database pos", "create database empty", "create database tz"
+        )
         yield server
     finally:
         server.stop()
@@ -247,8 +253,12 @@ def mart_differences(one: Path, other: Path) -> tuple[dict[str, int], list[str]]
 
 
 class Worlds:
-    def __init__(self, root: Path, postgres: Postgres) -> None:
+    def __init__(self, root: Path, postgres: Postgres, built_world: Env) -> None:
         self.postgres = postgres
+        # the session's SQLite world (built_world, read-only), copied to be advanced here
+        shutil.copytree(
+            built_world.root, root / "sqlite", ignore=shutil.ignore_patterns("*.lock", "logs")
+        )
         self.lite = Env(root / "sqlite")
         self.pg = Env(root / "postgres")
         for env in (self.lite, self.pg):
@@ -257,12 +267,13 @@ class Worlds:
 
 
 @pytest.fixture(scope="module")
-def worlds(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Worlds:
-    """Both worlds simulated and run once; the Postgres one loaded as the doc says."""
-    worlds = Worlds(tmp_path_factory.mktemp("postgres-pos"), postgres)
-    knobs = ("--stores", STORES, "--days", DAYS, "--start", START, "--seed", SEED)
-    worlds.lite.mypizza("simulate", *knobs)
-    worlds.pg.mypizza("simulate", *knobs, "--pos-url", postgres.url("pos"))
+def worlds(
+    postgres: Postgres, built_world: Env, tmp_path_factory: pytest.TempPathFactory
+) -> Worlds:
+    """The session's SQLite world (after `mypizza run`) and the same world simulated into
+    Postgres, loaded as the doc says, then `mypizza run`."""
+    worlds = Worlds(tmp_path_factory.mktemp("postgres-pos"), postgres, built_world)
+    worlds.pg.mypizza("simulate", *WORLD, "--pos-url", postgres.url("pos"))
 
     (sql,) = doc_blocks("sql")
     postgres.execute("pos", *[s for s in sql.split(";") if s.strip()])
@@ -279,20 +290,25 @@ def worlds(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Worl
     worlds.doc_source = pos_rows(postgres.url("pos"))
 
     worlds.pg.vars["SOURCES__POS__CREDENTIALS"] = doc_credentials(postgres)
-    for env in (worlds.lite, worlds.pg):
-        env.mypizza("run")
+    worlds.pg.mypizza("run")
     worlds.first = mart_differences(worlds.lite.warehouse, worlds.pg.warehouse)
     return worlds
+
+
+# an incremental rebuild of what the marts need, without dbt's tests (run once above)
+ONLY_BUILD = ["--resource-type", "model", "--resource-type", "snapshot", "--resource-type", "seed"]
 
 
 @pytest.fixture(scope="module")
 def advanced(worlds: Worlds) -> Worlds:
     """Both worlds advanced by a day (new orders, late deliveries and refunds of earlier
-    ones) and run again, incrementally."""
+    ones), loaded and built again, incrementally."""
     for env in (worlds.lite, worlds.pg):
         env.mypizza("simulate", "--days", "1")
     for env in (worlds.lite, worlds.pg):
-        env.mypizza("run")
+        env.mypizza("ingest", "all")
+        build = env.dbt("build", "--target", "prod", *ONLY_BUILD)
+        assert build.returncode == 0, build.stdout[-5000:]
     worlds.second = mart_differences(worlds.lite.warehouse, worlds.pg.warehouse)
     return worlds
 
@@ -328,7 +344,8 @@ def test_the_docs_commands_load_every_pos_table_row_for_row(worlds: Worlds) -> N
 def _naive(row: tuple) -> tuple:
     """DuckDB gives dlt's timestamps with a UTC zone; the POS keeps naive UTC."""
     return tuple(
-        v.replace(tzinfo=None) if hasattr(v, "tzinfo") and v.tzinfo is not None else v for v in row
+        v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+        for v in row
     )
 
 
@@ -479,3 +496,52 @@ def test_an_unreachable_server_is_one_line(postgres: Postgres, tmp_path: Path) -
     assert len(message.splitlines()) == 1, message
     assert "cannot reach the POS database" in message
     assert ADMIN_PASSWORD not in message
+
+
+def test_a_column_type_change_is_refused_and_the_docs_migration_reloads(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    """The POS moves orders.updated_at from timestamp to timestamptz: the load stops naming
+    the table, the column and the type the warehouse holds, and writes nothing; the doc's
+    migration block, run as written, reloads the POS with the new type."""
+    url = postgres.url("tz")
+    simulate(tmp_path / "world", stores=1, days=2, start=date(2026, 4, 6), seed=3, pos_url=url)
+    env = Env(tmp_path / "env")
+    assert _ingest(env, url).returncode == 0
+    before = raw_rows(env.warehouse)
+    postgres.execute(
+        "tz",
+        "alter table orders alter column updated_at type timestamptz "
+        "using updated_at at time zone 'UTC'",
+        "update orders set updated_at = timestamptz '2026-04-09 10:00:00+00' "
+        "where order_id = (select min(order_id) from orders)",
+    )
+
+    refused = _ingest(env, url)
+    assert refused.returncode == 1, refused.stdout
+    assert "Traceback" not in refused.stderr, refused.stderr  # dlt warns, then one error line
+    message = refused.stderr.strip().splitlines()[-1]
+    assert message.startswith("mypizza ingest: error:"), message
+    for words in ("table orders", "column updated_at", "was timestamp", "frozen"):
+        assert words in message, message
+    assert raw_rows(env.warehouse) == before  # nothing of the refused load written
+
+    (block,) = [b for b in doc_blocks("sh") if "drop schema" in b]
+    migrate = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=REPO,
+        env={
+            **env.vars,
+            "SOURCES__POS__CREDENTIALS": url,
+            "PATH": f"{MYPIZZA_DIR}:{os.environ['PATH']}",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    loaded = {t: [_naive(r) for r in rows] for t, rows in raw_rows(env.warehouse).items()}
+    source = {
+        t: [_naive(r) for r in rows] for t, rows in pos_rows(url).items()
+    }  # timestamptz comes back zoned from psycopg
+    assert loaded == source
+    assert max(r[-1] for r in loaded["orders"]).isoformat() == "2026-04-09T10:00:00"
