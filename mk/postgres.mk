@@ -14,5 +14,6 @@ setup-postgres:
 	  || { echo "setup-postgres: could not install Debian's postgresql package (initdb, pg_ctl);" \
 	       "install it, or set MYPIZZA_PG_BIN to a PostgreSQL bin folder" >&2; exit 1; }
 
-# the Postgres test is part of `make pytest` (it needs the server's binaries first)
+# the Postgres tests run in `make pytest` and `make test-fast` (they need the binaries first)
 pytest: setup-postgres
+test-fast: setup-postgres
