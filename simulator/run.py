@@ -190,6 +190,7 @@ def simulate(
     updated: dict[str, set] = {t: set() for t in POS_TABLES}
     engine = writer.connect(url)
     try:
+        _reach(engine, url)
         if created:
             state = _create(engine, world, world_dir, url, contexts, inserted)
         else:
@@ -276,6 +277,19 @@ def _create(
         inserted[t] += len(r)
     save_world(world_dir, world)
     return state
+
+
+def _reach(engine: Engine, url: str) -> None:
+    """Connect once, so an unreachable POS server is a one-line error naming the URL."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as error:
+        from ingestion.pos import unreachable
+
+        raise unreachable(url, error) from error
 
 
 def _require_tables(engine: Engine, world_dir: Path, url: str) -> None:
