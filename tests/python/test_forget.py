@@ -62,6 +62,13 @@ def string_hits(path: Path, values: set[str]) -> list[str]:
     return found
 
 
+ORDERS_OF = """
+    select count(*) from marts.fct_orders as o
+    join marts.dim_customers as c on c.customer_key = o.customer_key
+    where c.customer_id = {id} and c.source_system = 'mypizza_pos'
+"""
+
+
 def totals(env: Env) -> dict[str, object]:
     [row] = env.query(
         """
@@ -119,10 +126,7 @@ def test_forget_erases_a_person_everywhere_and_keeps_the_totals(world: Env, pers
     roots = [world.warehouse.parent, world.target]
     assert string_hits(world.published, values)  # the check finds them where they are
     before = totals(world)
-    [(orders_before,)] = world.query(
-        f"select count(*) from marts.fct_orders where customer_id = {person['customer_id']}",
-        published=True,
-    )
+    [(orders_before,)] = world.query(ORDERS_OF.format(id=person["customer_id"]), published=True)
     assert orders_before > 0
 
     out = world.mypizza("forget", "--email", person["email"].upper())
@@ -136,7 +140,7 @@ def test_forget_erases_a_person_everywhere_and_keeps_the_totals(world: Env, pers
     [(orders_after, erased_names)] = world.query(
         f"""
         select
-            (select count(*) from marts.fct_orders where customer_id = {person["customer_id"]}),
+            ({ORDERS_OF.format(id=person["customer_id"])}),
             (select list(distinct first_name) from raw_pos.customers
              where customer_id = {person["customer_id"]})
         """,
