@@ -358,16 +358,17 @@ def test_a_store_manager_sees_only_their_store(built_world, chromium, dashboard,
                 assert other.name not in body and other.code not in body, (title, other)
 
         # asking for another store by URL, on every page: a warning, and only their store
-        for other in others:
-            for path in ("", "/inventory", "/customers"):
-                page.goto(f"{dashboard}{path}?store={other.code}")
-                page.get_by_text(f"No store '{other.code}' among yours").wait_for(timeout=60_000)
-                settle(page)
-                body = page.inner_text("body")
-                assert other.name not in body, (path, other)
-                if path == "":
-                    assert amount(metric(page, f"Net sales ({mine.currency})")) == pos_net
-                    assert page.locator('[data-testid="stMetric"]').count() == 4
+        # (each page asked for another store: one store each, to keep the test short)
+        for i, path in enumerate(("", "/inventory", "/customers")):
+            other = others[i % len(others)]
+            page.goto(f"{dashboard}{path}?store={other.code}")
+            page.get_by_text(f"No store '{other.code}' among yours").wait_for(timeout=60_000)
+            settle(page)
+            body = page.inner_text("body")
+            assert other.name not in body, (path, other)
+            if path == "":
+                assert amount(metric(page, f"Net sales ({mine.currency})")) == pos_net
+                assert page.locator('[data-testid="stMetric"]').count() == 4
         # logging out ends it: the login form, and no figures
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Log out").click()
         shows_login_form_only(page)

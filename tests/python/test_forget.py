@@ -183,3 +183,45 @@ def test_a_full_reload_does_not_bring_the_person_back(world: Env, person: dict):
         """
     )
     assert (customers, reviews) == (1, person["reviews"])
+
+
+def test_the_suppression_map_erases_only_suppressed_rows(tmp_path: Path):
+    """The load-time step on its own: arrow batches (POS) and documents (feedback)."""
+    import pyarrow as pa
+
+    from ingestion.suppression import (
+        Suppressed,
+        digest,
+        suppress_customers,
+        suppress_documents,
+    )
+
+    gone = Suppressed(emails={digest("Ann@X.example")}, customer_ids={7})
+    batch = pa.table(
+        {
+            "customer_id": [1, 2, 7],
+            "first_name": ["Ann", "Bob", "Cy"],
+            "last_name": ["Lee", "Ray", "Oz"],
+            "email": [" ann@x.example", "bob@y.example", "cy@z.example"],
+            "phone": ["+1 555 0100", None, "+1 555 0107"],
+        }
+    )
+    out = suppress_customers(gone)(batch).to_pylist()
+    assert [r["first_name"] for r in out] == ["Erased", "Bob", "Erased"]
+    assert out[0]["email"].endswith("@erased.invalid") and out[0]["phone"] is None
+    assert out[1] == batch.to_pylist()[1]
+    clean = pa.table({"customer_id": [3], "first_name": ["D"], "last_name": ["E"],
+                      "email": ["d@e.example"], "phone": [None]})  # fmt: skip
+    assert suppress_customers(gone)(clean) is clean  # untouched, not rebuilt
+
+    review = {
+        "id": 1,
+        "text": "Ann Lee here, write to ann@x.example",
+        "title": "ok",
+        "reviewer": {"name": "Ann Lee", "email": "ann@x.example"},
+        "replies": [{"text": "Thanks Ann!"}],
+    }
+    other = {**review, "id": 2, "reviewer": {"name": "Bob Ray", "email": "bob@y.example"}}
+    erased, kept = suppress_documents("reviews", gone)([review, other])
+    assert erased["reviewer"]["name"] == "Erased" and "ann" not in json.dumps(erased).lower()
+    assert kept == other
