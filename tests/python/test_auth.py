@@ -17,7 +17,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from conftest import MYPIZZA, REPO, Env
+from support import MYPIZZA, REPO, Env
 from pos_truth import daily_store_sales
 
 PASSWORD = "correct horse battery"  # test only: pragma: allowlist secret

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import jwt
 import pytest
-from conftest import MYPIZZA, Env
+from support import MYPIZZA, Env
 from playwright.sync_api import expect
 from pos_truth import daily_store_sales
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Env
+from support import Env
 
 from simulator.feedback import feedback_path
 
