@@ -17,8 +17,8 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from support import MYPIZZA, REPO, Env
 from pos_truth import daily_store_sales
+from support import MYPIZZA, REPO, Env
 
 PASSWORD = "correct horse battery"  # test only: pragma: allowlist secret
 COOKIE_KEY = "test-cookie-key-for-the-dashboard-tests"  # pragma: allowlist secret

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import jwt
 import pytest
-from support import MYPIZZA, Env
 from playwright.sync_api import expect
 from pos_truth import daily_store_sales
+from support import MYPIZZA, Env
 
 REPO = Path(__file__).resolve().parents[2]
 STREAMLIT = str(Path(sys.executable).with_name("streamlit"))
