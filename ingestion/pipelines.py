@@ -16,6 +16,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from ingestion.pos import CURSOR_COLUMN, pos_source
+from ingestion.suppression import apply_suppression
 
 RAW_SCHEMAS = {
     "pos": "raw_pos",
@@ -164,7 +165,7 @@ def load_pos(
     pipeline = make_pipeline("pos", warehouse, progress=progress)
     started = time.perf_counter()
     try:
-        source = pos_source(credentials, **source_kwargs)
+        source = apply_suppression(pos_source(credentials, **source_kwargs), warehouse)
         _replace_tables_read_whole(pipeline, source)
         info = run_recovering(pipeline, source)
     except PipelineStepFailed as error:
@@ -202,7 +203,9 @@ def load_feedback(warehouse: Path, progress: str | None = "log", **source_kwargs
     pipeline = make_pipeline("feedback", warehouse, progress=progress)
     started = time.perf_counter()
     try:
-        info = run_recovering(pipeline, feedback_source(**source_kwargs))
+        info = run_recovering(
+            pipeline, apply_suppression(feedback_source(**source_kwargs), warehouse)
+        )
     except PipelineStepFailed as error:
         plain = explain_failure(error)
         if plain is None:

@@ -241,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         "MYPIZZA_NOW, else the clock)",
     )
     status.set_defaults(func=cmd_status)
+
+    # the dashboard's users, and erasure on request (their logic: mypizza/users.py, forget.py)
+    from mypizza import forget, users
+
+    users.add_parser(commands)
+    forget.add_parser(commands)
     return parser
 
 

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import file_checks  # tools/, beside this script
 
-FORBIDDEN_NAMES = {"secrets.toml": "dlt secrets", ".env": "environment secrets"}
+FORBIDDEN_NAMES = {
+    "secrets.toml": "dlt secrets",
+    ".env": "environment secrets",
+    "dashboard_users.yaml": "the dashboard's user file (password hashes)",
+}
 FORBIDDEN_SUFFIXES = {
     ".duckdb": "a DuckDB warehouse",
     ".duckdb.wal": "a DuckDB write-ahead log",
@@ -29,8 +33,10 @@ SECRET_PATTERNS = {
     "an AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})"),
     "a Slack token": re.compile(r"\bxox[abpors]-[A-Za-z0-9-]{10,}"),
+    "a password hash (bcrypt)": re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"),
     "a credential assigned a literal": re.compile(
-        r"""(?ix)\b[\w.]*(?:password|passwd|secret|token|api_?key|access_?key)\b\s*[:=]\s*
+        r"""(?ix)\b[\w.]*(?:password|passwd|secret|token|api_?key|access_?key|cookie_?key)\b
+        \s*[:=]\s*
         ["'](?![{$<])(?P<value>[^"'\s]{12,})["']"""
     ),
 }
