@@ -13,12 +13,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test setup lint fmt pytest dbt-build docs clean lock setup-spark test-spark
+.PHONY: run test setup lint fmt pytest dbt-build docs clean lock setup-spark
 
 run: setup
 	$(BIN)/mypizza run
 
-test: setup lint pytest test-spark
+test: setup lint pytest
 
 setup: $(STAMP)
 
@@ -35,13 +35,6 @@ setup-spark: $(SPARK_STAMP)
 $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.lock -c requirements.lock
 	@touch $(SPARK_STAMP)
-
-# The same dbt project on a local Spark session: a small world built on DuckDB and on Spark,
-# every mart compared (row counts, sums). Its own target, so `make pytest` leaves it out.
-test-spark: setup-spark
-	MYPIZZA_REQUIRE_SPARK=1 $(BIN)/pytest -q -n 0 tests/python/test_spark.py
-
-pytest: export PYTEST_ADDOPTS := --ignore=tests/python/test_spark.py
 
 # Lint is the pre-commit hooks (.pre-commit-config.yaml) over every tracked file, so a commit
 # that passes its hooks passes here: ruff, sqlfluff (dbt templater), YAML, no secrets or warehouses.

@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         "MYPIZZA_NOW, else the clock)",
     )
     status.set_defaults(func=cmd_status)
+
+    # mypizza spark up|down|status: a local Spark cluster (mypizza/spark.py)
+    from mypizza import spark
+
+    spark.add_command(commands)
     return parser
 
 
