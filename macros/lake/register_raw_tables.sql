@@ -20,11 +20,24 @@
         {%- endfor -%}
         {#- parents first: a child table's view reads its parent's -#}
         {%- set registered = {} -%}
+        {%- set schemas = [] -%}
+        {%- for source in sources if source.schema not in schemas -%}
+            {%- do schemas.append(source.schema) -%}
+            {%- do run_query('create schema if not exists ' ~ source.schema) -%}
+        {%- endfor -%}
+        {#- Spark cannot register a folder that does not exist (yet): which tables hold data
+            is read from dlt's own record of the schema in the lake -#}
+        {%- set seen = {} -%}
+        {%- if target.type == 'spark' -%}
+            {%- for schema in schemas -%}
+                {%- do seen.update({schema: _lake_tables_with_data(lake, schema)}) -%}
+            {%- endfor -%}
+        {%- endif -%}
         {%- for pass in ['parents', 'children'] -%}
             {%- for source in sources -%}
                 {%- set lake_config = source.config.meta.get('lake', {}) -%}
                 {%- if (pass == 'children') == ('parent' in lake_config) -%}
-                    {%- set view = _register_lake_table(source, lake, lake_config, registered) -%}
+                    {%- set view = _register_lake_table(source, lake, lake_config, registered, seen) -%}
                     {%- if view is not none -%}
                         {%- do registered.update({source.source_name ~ '.' ~ source.name: view}) -%}
                     {%- endif -%}
@@ -57,7 +70,28 @@
     {{- return(url) -}}
 {%- endmacro %}
 
-{% macro _register_lake_table(source, lake, lake_config, registered) -%}
+{#- The tables of a raw schema in the lake that dlt has written data to, from the newest
+    version of the schema dlt keeps beside them (`_dlt_version`); Spark only. -#}
+{% macro _lake_tables_with_data(lake, schema) -%}
+    {%- set versions = run_query(
+        "select `schema` from json.`" ~ lake ~ "/" ~ schema ~ "/_dlt_version` "
+        ~ "order by version desc limit 1"
+    ) -%}
+    {%- if versions.rows | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "the lake " ~ lake ~ " has no " ~ schema ~ ": load the source first (MYPIZZA_RAW=lake "
+            ~ "mypizza ingest ...)"
+        ) }}
+    {%- endif -%}
+    {%- set tables = fromjson(versions.columns[0].values()[0])['tables'] -%}
+    {%- set found = [] -%}
+    {%- for name, table in tables.items() if (table.get('x-normalizer') or {}).get('seen-data') -%}
+        {%- do found.append(name) -%}
+    {%- endfor -%}
+    {{- return(found) -}}
+{%- endmacro %}
+
+{% macro _register_lake_table(source, lake, lake_config, registered, seen) -%}
     {%- set location = lake ~ '/' ~ source.schema ~ '/' ~ source.identifier -%}
     {%- set view = api.Relation.create(
         schema=source.schema, identifier=source.identifier, type='view'
@@ -66,7 +100,10 @@
         schema=source.schema, identifier=source.identifier ~ '__lake_files', type='table'
     ) -%}
     {%- if target.type == 'spark' -%}
-        {%- do run_query('create schema if not exists ' ~ source.schema) -%}
+        {%- if source.identifier not in seen[source.schema] -%}
+            {{- log('lake: nothing at ' ~ location ~ ' yet; ' ~ view ~ ' not registered') -}}
+            {{- return(none) -}}
+        {%- endif -%}
         {%- do run_query('drop table if exists ' ~ files) -%}
         {%- do run_query(
             'create table ' ~ files ~ " using parquet options (mergeSchema 'true') location '"
@@ -81,7 +118,6 @@
             {{- log('lake: nothing at ' ~ location ~ ' yet; ' ~ view ~ ' not registered') -}}
             {{- return(none) -}}
         {%- endif -%}
-        {%- do run_query('create schema if not exists ' ~ source.schema) -%}
         {%- do run_query(
             'create or replace view ' ~ files ~ " as select * from read_parquet('" ~ pattern
             ~ "', union_by_name = true)"
