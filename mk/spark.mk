@@ -8,7 +8,7 @@
 
 .PHONY: spark-up spark-down test-spark
 
-spark-up: setup-spark
+spark-up: check-java setup-spark
 	$(BIN)/mypizza spark up
 
 spark-down: setup-spark
@@ -16,7 +16,7 @@ spark-down: setup-spark
 
 # Its own target (it starts and stops its own cluster on free ports), so `make pytest`
 # leaves it out.
-test-spark: setup-spark
+test-spark: check-java setup-spark
 	MYPIZZA_REQUIRE_SPARK=1 $(BIN)/pytest -q -n 0 tests/python/test_spark.py
 
 pytest: export PYTEST_ADDOPTS := --ignore=tests/python/test_spark.py

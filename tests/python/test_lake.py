@@ -15,16 +15,17 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+from support import BIN, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+# ingests a world twice over and runs dbt: minutes
+pytestmark = pytest.mark.e2e
+
 BUCKET = "lake"
 KEY_ID, SECRET = "lake", "not-a-secret"
 # dlt's own bookkeeping columns: row ids are new on every load, so only data is compared

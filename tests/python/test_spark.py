@@ -24,7 +24,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support import BIN, REPO
 
 if os.environ.get("MYPIZZA_REQUIRE_SPARK"):
     import pyspark  # noqa: F401  (fails loudly: make setup-spark installs it)
@@ -46,8 +46,6 @@ from mypizza.spark import Cluster  # noqa: E402
 # pyspark 4.3 warns about pandas 3 on import; nothing here goes through pandas
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 # the marts of the sales and core areas; marts added later are compared too
 KNOWN_MARTS = {
     "dim_customers",
