@@ -223,3 +223,22 @@ def test_updated_rows_are_in_the_lake_more_than_once(loaded: dict[str, Path]) ->
                 f"from read_parquet('s3://{BUCKET}/{table}/*.parquet', union_by_name = true)"
             ).fetchone()
             assert rows > keys, table
+
+
+def test_a_wrong_raw_destination_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion.destinations import raw_target
+
+    monkeypatch.setenv("MYPIZZA_RAW", "delta")
+    with pytest.raises(ValueError, match=r"MYPIZZA_RAW='delta': must be one of duckdb, lake"):
+        raw_target()
+    monkeypatch.delenv("MYPIZZA_RAW")
+    assert raw_target() == "duckdb"  # make run's default is unchanged
+
+
+def test_spark_status_says_when_no_cluster_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "MYPIZZA_SPARK_DIR": str(tmp_path / "spark")}
+    done = subprocess.run(
+        [str(BIN / "mypizza"), "spark", "status"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert f"no Spark cluster of {tmp_path / 'spark'} runs" in done.stdout
