@@ -164,7 +164,8 @@ def builds(
     def start_cluster() -> None:
         started = time.perf_counter()
         try:
-            cluster.up(say=lambda _: None)
+            # ~30 s on an idle machine; a shared one has taken over 10 minutes
+            cluster.up(timeout=900, say=lambda _: None)
         except BaseException as error:
             failure.append(error)
         b.seconds["cluster up"] = time.perf_counter() - started
