@@ -15,6 +15,7 @@ from pathlib import Path
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from ingestion.destinations import lands_in_lake, raw_destination
 from ingestion.pos import CURSOR_COLUMN, pos_source
 from ingestion.suppression import apply_suppression
 
@@ -38,7 +39,8 @@ def progress_log() -> object:
 
 
 def make_pipeline(source_name: str, warehouse: Path, progress: str | None = "log") -> dlt.Pipeline:
-    """The dlt pipeline of one source system, loading into ``warehouse``."""
+    """The dlt pipeline of one source system, loading into ``warehouse``, or into the lake
+    when MYPIZZA_RAW=lake (ingestion/destinations.py)."""
     if progress == "log":
         progress = progress_log()
     warehouse = Path(warehouse).resolve()
@@ -46,7 +48,7 @@ def make_pipeline(source_name: str, warehouse: Path, progress: str | None = "log
     return dlt.pipeline(
         pipeline_name=f"mypizza_{source_name}",
         pipelines_dir=str(pipelines_dir(warehouse)),
-        destination=dlt.destinations.duckdb(credentials=str(warehouse)),
+        destination=raw_destination(warehouse),
         dataset_name=RAW_SCHEMAS[source_name],
         progress=progress,
     )
@@ -101,6 +103,8 @@ def _drop_replayed_rows(pipeline: dlt.Pipeline) -> None:
     ``_dlt_id``, or, in tables loaded from arrow (which carry no ``_dlt_id``), rows sharing
     the primary key, which the source guarantees unique within a load (ingestion/pos.py)."""
     if not pipeline.default_schema_name:  # killed before its first load: nothing loaded twice
+        return
+    if lands_in_lake(pipeline):  # a replayed job rewrites the same file names: no copies
         return
     schema = pipeline.default_schema
     with pipeline.sql_client() as client:

@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     users.add_parser(commands)
     forget.add_parser(commands)
+    # mypizza spark up|down|status: a local Spark cluster (mypizza/spark.py)
+    from mypizza import spark
+
+    spark.add_command(commands)
     return parser
 
 
