@@ -38,6 +38,12 @@ pages = st.navigation(
             icon=":material/reviews:",
             url_path="customers",
         ),
+        st.Page(
+            HERE / "views" / "kitchen.py",
+            title="Kitchen",
+            icon=":material/kitchen:",
+            url_path="kitchen",
+        ),
     ]
 )
 
