@@ -98,6 +98,7 @@ class MqttConfig:
     batch_size: int = 50_000
     idle_timeout: float = 1.0
     connect_timeout: float = 10.0
+    max_messages: int = 0  # stop after this many (0: drain until idle)
 
     def where(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
@@ -141,6 +142,7 @@ class MqttSession:
     session_present: bool = False
     unacked: list = field(default_factory=list)  # messages handed out, not yet acknowledged
     acked: int = 0
+    taken: int = 0
 
     def __post_init__(self) -> None:
         import paho.mqtt.client as mqtt
@@ -223,7 +225,10 @@ class MqttSession:
         )
 
     def wait_for_messages(self) -> bool:
-        """Whether a message is waiting, or arrives within the idle timeout."""
+        """Whether a message is waiting, or arrives within the idle timeout (False once
+        ``max_messages`` were handed out)."""
+        if self.config.max_messages and self.taken >= self.config.max_messages:
+            return False
         with self.cond:
             if not self.received and not self.lost.is_set():
                 self.cond.wait(timeout=self.config.idle_timeout)
@@ -233,6 +238,8 @@ class MqttSession:
         """Up to ``limit`` messages: returns when it has them, when none came for
         ``idle_timeout`` seconds, or when the connection is lost."""
         batch: list[tuple[Any, float]] = []
+        if self.config.max_messages:
+            limit = min(limit, self.config.max_messages - self.taken)
         with self.cond:
             while len(batch) < limit:
                 while self.received and len(batch) < limit:
@@ -242,6 +249,7 @@ class MqttSession:
                 if not self.cond.wait(timeout=idle_timeout) and not self.received:
                     break
         self.unacked.extend(m for m, _ in batch)
+        self.taken += len(batch)
         return batch
 
     def ack_all(self) -> int:

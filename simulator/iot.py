@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import getpass
 import json
 import math
 import os
@@ -736,6 +737,7 @@ def start_broker(folder: Path, port: int | None = None) -> Broker:
     conf = folder / "mosquitto.conf"
     text = BROKER_CONF.read_text(encoding="utf-8")
     text = text.replace("@PORT@", str(port)).replace("@FOLDER@", str(folder) + "/")
+    text = text.replace("@USER@", getpass.getuser())
     conf.write_text(text, encoding="utf-8")
     log = (folder / "mosquitto.log").open("ab")
     process = subprocess.Popen(
@@ -806,8 +808,13 @@ class Publisher:
         self.pending = 0
         self.cond = threading.Condition()
         self.client.on_publish = self._on_publish
+        connected = threading.Event()
+        self.client.on_connect = lambda *args: connected.set()
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
+        if not connected.wait(timeout=30):
+            self.close()
+            raise BrokerError(f"the broker at {host}:{port} did not answer (30 s)")
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self.cond:

@@ -196,13 +196,14 @@ def test_loader_stopped_while_devices_publish_then_restarted_gets_every_message_
 ) -> None:
     warehouse = tmp_path / "wh" / "w.duckdb"
     make_session(broker)
-    messages = synthetic(12_000)
-    publishing = threading.Thread(target=publish, args=(broker, messages, 4000.0))
+    messages = synthetic(3_000)
+    publishing = threading.Thread(target=publish, args=(broker, messages, 1000.0))
     publishing.start()
     time.sleep(0.5)
-    first = load_iot(warehouse, progress=None, **config(broker, idle_timeout=0.2))
+    # a loader that stops after 1,000 messages, while the devices go on publishing
+    first = load_iot(warehouse, progress=None, **config(broker, max_messages=1000))
     publishing.join()
-    assert 0 < first.rows["readings"] < len(messages)  # stopped while they published
+    assert first.rows["readings"] == 1000
     second = load_iot(warehouse, progress=None, **config(broker))
     assert second.rows.get("readings", 0) > 0
     assert readings(warehouse) == (len(messages), len(messages))
@@ -220,12 +221,12 @@ def test_loader_killed_mid_load_then_rerun_loses_and_doubles_nothing(
         {
             "SOURCES__IOT__HOST": broker.host,
             "SOURCES__IOT__PORT": str(broker.port),
-            "SOURCES__IOT__BATCH_SIZE": "4000",
+            "SOURCES__IOT__BATCH_SIZE": "1000",
             "SOURCES__IOT__IDLE_TIMEOUT": "0.5",
         }
     )
     make_session(broker)
-    messages = synthetic(10_000) + [(topic("tst00-walkin"), b'{"device_id": "tst00-walk')]
+    messages = synthetic(3_000) + [(topic("tst00-walkin"), b'{"device_id": "tst00-walk')]
     publish(broker, messages)
     killed = subprocess.run(
         [MYPIZZA, "ingest", "iot"],
@@ -236,7 +237,7 @@ def test_loader_killed_mid_load_then_rerun_loses_and_doubles_nothing(
     )
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     env.mypizza("ingest", "iot")
-    assert readings(env.warehouse) == (10_000, 10_000)
+    assert readings(env.warehouse) == (3_000, 3_000)
     assert env.query("select count(*) from raw_iot.quarantined_messages") == [(1,)]
 
 
@@ -279,7 +280,7 @@ def test_broker_down_for_a_while_loses_nothing_once_back(
 ) -> None:
     warehouse = tmp_path / "wh" / "w.duckdb"
     make_session(broker)
-    messages = synthetic(6_000)
+    messages = synthetic(2_000)
     publish(broker, messages)
     broker.stop()  # the operator's restart: SIGTERM, sessions saved
     with pytest.raises(IotBrokerError, match=rf"127\.0\.0\.1:{broker.port}.*Nothing was ackn"):
@@ -289,7 +290,7 @@ def test_broker_down_for_a_while_loses_nothing_once_back(
         # down again in the middle of a load: what was loaded stays, the rest comes later
         loading = threading.Thread(
             target=lambda: load_iot(
-                warehouse, progress=None, **config(back, batch_size=1000, idle_timeout=0.3)
+                warehouse, progress=None, **config(back, batch_size=500, idle_timeout=0.3)
             ),
             daemon=True,
         )
