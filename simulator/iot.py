@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import getpass
+import hashlib
 import json
 import math
 import os
@@ -777,18 +778,23 @@ def serve_broker(folder: Path) -> Iterator[Broker]:
 PUBLISHED_FILE = "published.json"
 
 
-def published_days(state_dir: Path) -> set[str]:
+def published_days(state_dir: Path) -> dict[str, str]:
+    """Outbox days this broker has had: day -> md5 of the day's outbox file."""
     path = Path(state_dir) / PUBLISHED_FILE
     if not path.exists():
-        return set()
-    return set(json.loads(path.read_text(encoding="utf-8"))["days"])
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8"))["days"])
 
 
-def _mark_published(state_dir: Path, days: set[str]) -> None:
+def _mark_published(state_dir: Path, days: dict[str, str]) -> None:
     path = Path(state_dir) / PUBLISHED_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"days": sorted(days)}, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps({"days": dict(sorted(days.items()))}, indent=1) + "\n", "utf-8")
     os.replace(tmp, path)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
 class Publisher:
@@ -850,7 +856,9 @@ def publish_outbox(world_dir: Path, host: str, port: int, state_dir: Path) -> in
     published (``<state_dir>/published.json``, beside the broker's own state) once the
     broker acknowledged all its messages. Returns the messages published."""
     done = published_days(state_dir)
-    todo = [d for d in outbox_days(world_dir) if d.isoformat() not in done]
+    digests = {d: _digest(outbox_path(world_dir, d)) for d in outbox_days(world_dir)}
+    # a day it has not had, or had with other content (a world simulated afresh)
+    todo = [d for d, digest in digests.items() if done.get(d.isoformat()) != digest]
     if not todo:
         return 0
     sent = 0
@@ -861,7 +869,7 @@ def publish_outbox(world_dir: Path, host: str, port: int, state_dir: Path) -> in
                 publisher.publish(topic, payload)
                 sent += 1
             publisher.flush()
-            done.add(day.isoformat())
+            done[day.isoformat()] = digests[day]
             _mark_published(state_dir, done)
     finally:
         publisher.close()

@@ -358,3 +358,25 @@ def test_the_devices_are_deterministic_and_a_new_world_keeps_only_its_last_days(
     a, b = (iot.outbox_path(tmp_path / f, day).read_bytes() for f in ("a", "b"))
     assert a == b and len(a.splitlines()) >= 4 * 86400 // iot.DEFAULT_INTERVAL_SECONDS * 0.9
     assert iot.record_day(tmp_path / "c", 42, extra, day - timedelta(days=5), contexts) == 0
+
+
+def test_the_world_publishes_each_outbox_day_once_to_a_broker(
+    broker: iot.Broker, tmp_path: Path
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from simulator.catalog import STORES
+    from simulator.generate import StoreContext
+
+    world, state = tmp_path / "world", tmp_path / "state"
+    extra = {"iot": iot.IotSettings(date(2026, 4, 6), 600).to_json()}
+    contexts = [StoreContext(1, STORES[0], ZoneInfo(STORES[0].timezone))]
+    for n in range(2):
+        iot.record_day(world, 42, extra, date(2026, 4, 6) + timedelta(days=n), contexts)
+    sent = sum(len(iot.read_outbox(world, d)) for d in iot.outbox_days(world))
+    assert iot.publish_outbox(world, broker.host, broker.port, state) == sent
+    assert iot.publish_outbox(world, broker.host, broker.port, state) == 0
+    # the world simulated afresh with other devices' readings: that day goes out again
+    iot.record_day(world, 7, extra, date(2026, 4, 7), contexts)
+    again = len(iot.read_outbox(world, date(2026, 4, 7)))
+    assert iot.publish_outbox(world, broker.host, broker.port, state) == again
