@@ -788,6 +788,7 @@ def published_days(state_dir: Path) -> dict[str, str]:
 
 def _mark_published(state_dir: Path, days: dict[str, str]) -> None:
     path = Path(state_dir) / PUBLISHED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"days": dict(sorted(days.items()))}, indent=1) + "\n", "utf-8")
     os.replace(tmp, path)
