@@ -13,3 +13,4 @@ setup-mqtt:
 run: setup-mqtt
 pytest: setup-mqtt
 test-spark: setup-mqtt
+test-fast: setup-mqtt

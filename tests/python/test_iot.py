@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MYPIZZA, REPO, Env
+from support import MYPIZZA, REPO, Env
 
 from ingestion.iot import IotBrokerError, MqttSession, mqtt_config
 from ingestion.pipelines import load_iot
@@ -310,6 +310,7 @@ def test_broker_down_for_a_while_loses_nothing_once_back(
     assert readings(warehouse) == (len(messages), len(messages))
 
 
+@pytest.mark.e2e  # every source of a small world is loaded
 def test_ingest_all_loads_the_other_sources_when_the_broker_is_down(tmp_path: Path) -> None:
     env = Env(tmp_path)
     env.mypizza("simulate", "--stores", "1", "--days", "1", "--start", "2026-04-06")
