@@ -13,10 +13,10 @@ At least once, with an exactly-once effect:
   unacknowledged: the broker sends them again on the next connection;
 - a message sent again merges on its natural key (device_id, boot, seq), so it never
   doubles; a device's own duplicates and messages out of order merge the same way;
-- the broker sends at most ``batch_size`` unacknowledged messages (the session's MQTT 5
-  Receive Maximum), so one load holds at most that many; a run loads batch after batch
-  and stops when no message came for ``idle_timeout`` seconds (a batch run drains what is
-  waiting).
+- one load holds at most ``batch_size`` messages; the broker sends at most two batches
+  unacknowledged (the session's MQTT 5 Receive Maximum), so the next batch streams in while
+  the last is loaded. A run loads batch after batch and stops when no message came for
+  ``idle_timeout`` seconds (a batch run drains what is waiting).
 
 Rows land in ``raw_iot.readings``. A payload that breaks a rule (not UTF-8, not JSON, a
 required field missing or of the wrong type, a device id that is not the topic's) is
@@ -95,7 +95,7 @@ class MqttConfig:
     client_id: str = DEFAULT_CLIENT_ID
     topic: str = DEFAULT_TOPIC
     session_expiry_seconds: int = 7 * 86400
-    batch_size: int = 50_000
+    batch_size: int = 25_000
     idle_timeout: float = 1.0
     connect_timeout: float = 10.0
     max_messages: int = 0  # stop after this many (0: drain until idle)
@@ -193,7 +193,8 @@ class MqttSession:
 
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.config.session_expiry_seconds
-        props.ReceiveMaximum = max(1, min(self.config.batch_size, 65535))
+        # two batches out at once: the next streams in while the last is being loaded
+        props.ReceiveMaximum = max(1, min(2 * self.config.batch_size, 65535))
         try:
             self.client.connect(
                 self.config.host, self.config.port, keepalive=30, clean_start=False,
