@@ -41,8 +41,9 @@ started = time.perf_counter()
 result = load_iot(sys.argv[1], progress=None, host="127.0.0.1", port=int(sys.argv[2]),
                   idle_timeout=1.0)
 seconds = time.perf_counter() - started - 1.0  # the idle wait that ends the run
-print(json.dumps({"rows": result.rows, "seconds": seconds,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"rows": result.rows, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+                  "peak_mb": usage.ru_maxrss / 1024}))
 """
 
 
@@ -60,8 +61,9 @@ def messages(devices: int, days: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def bare_drain(port: int, expected: int) -> float:
-    """Seconds a bare paho subscriber takes to receive ``expected`` queued messages."""
+def bare_drain(port: int, expected: int) -> tuple[float, float]:
+    """Seconds (wall, CPU) a bare paho subscriber takes to receive ``expected`` queued
+    messages."""
     import paho.mqtt.client as mqtt
 
     done = threading.Event()
@@ -77,16 +79,16 @@ def bare_drain(port: int, expected: int) -> float:
         mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
     )
     client.on_message = on_message
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     client.connect("127.0.0.1", port, clean_start=False)
     client.loop_start()
     client.subscribe(iot.TOPIC_FILTER, qos=1)
     done.wait(timeout=900)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     client.disconnect()
     client.loop_stop()
     assert count >= expected, f"bare subscriber got {count} of {expected}"
-    return seconds
+    return seconds, cpu
 
 
 def subscribe_bare(port: int) -> None:
@@ -134,7 +136,7 @@ def run(devices: int, days: int) -> dict:
             publisher.flush()
             publisher.close()
             publish_s = time.perf_counter() - started
-            bare_s = bare_drain(broker.port, len(backlog))
+            bare_s, bare_cpu = bare_drain(broker.port, len(backlog))
             out = subprocess.run(
                 [sys.executable, "-c", LOADER, str(Path(folder) / "w.duckdb"), str(broker.port)],
                 cwd=REPO,
@@ -157,6 +159,11 @@ def run(devices: int, days: int) -> dict:
         "bare_msgs_per_s": round(len(backlog) / bare_s),
         "loader_msgs_per_s": round(len(backlog) / loader["seconds"]),
         "ratio": round((len(backlog) / loader["seconds"]) / (len(backlog) / bare_s), 2),
+        # per CPU second of the subscribing process (the loader's includes dlt's start-up):
+        # less at the mercy of other work on the machine than wall time
+        "bare_msgs_per_cpu_s": round(len(backlog) / bare_cpu),
+        "loader_msgs_per_cpu_s": round(len(backlog) / loader["cpu"]),
+        "cpu_ratio": round(bare_cpu / loader["cpu"], 2),
         "loader_peak_mb": round(loader["peak_mb"]),
         "broker_peak_mb": round(peak["mb"]),
     }
