@@ -72,7 +72,7 @@ from simulator.generate import CLOSE_HOUR, OPEN_HOUR, StoreContext, hash01, rng_
 
 IOT_DIR = "iot"
 DEFAULT_INTERVAL_SECONDS = 120
-DEFAULT_DAYS = 7
+DEFAULT_DAYS = 5
 CHILLED_LIMIT_C = 5.0  # a fridge above this ...
 FROZEN_LIMIT_C = -15.0  # ... or a freezer above this
 EXCURSION_MINUTES = 15  # ... for this long is a cold-chain excursion
