@@ -96,7 +96,7 @@ class MqttConfig:
     topic: str = DEFAULT_TOPIC
     session_expiry_seconds: int = 7 * 86400
     batch_size: int = 25_000
-    idle_timeout: float = 1.0
+    idle_timeout: float = 2.0
     connect_timeout: float = 10.0
     max_messages: int = 0  # stop after this many (0: drain until idle)
 
