@@ -40,6 +40,12 @@ PAGES = [
         icon=":material/reviews:",
         url_path="customers",
     ),
+    st.Page(
+        HERE / "views" / "kitchen.py",
+        title="Kitchen",
+        icon=":material/kitchen:",
+        url_path="kitchen",
+    ),
 ]
 # the pages are registered on every run (so a link to /inventory survives the login form),
 # but listed and run only after a login
