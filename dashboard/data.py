@@ -282,6 +282,56 @@ def complaint_tags(access: Access, f: Filters) -> pd.DataFrame:
     )
 
 
+def cold_chain_excursions(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, device_id, device_kind, started_at, ended_at, is_ongoing,
+            duration_minutes, peak_temperature_c, limit_temperature_c
+        from marts.fct_cold_chain_excursions
+        where store_code in (select unnest($stores))
+            and excursion_date between $start and $end
+        order by started_at desc
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def device_health(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, device_id, device_kind, last_seen_at, minutes_silent, uptime_pct,
+            gaps, reboots, spike_readings, stuck_readings, quarantined_messages
+        from marts.rpt_device_health
+        where store_code in (select unnest($stores))
+        order by store_code, device_id
+        """,
+        f.stores,
+    )
+
+
+def oven_utilisation(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, local_hour, sum(oven_on_minutes) as oven_on_minutes,
+            sum(pizzas_baked) as pizzas_baked, sum(orders) as orders,
+            sum(pizzas_ordered) as pizzas_ordered, count(*) as hours
+        from marts.rpt_oven_utilisation
+        where store_code in (select unnest($stores))
+            and hour_date between $start and $end
+        group by store_code, local_hour
+        order by store_code, local_hour
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
 # every query a page runs, for the tests that call each one for each role
 PAGE_QUERIES = (
     sales_daily,
@@ -292,6 +342,9 @@ PAGE_QUERIES = (
     waste,
     satisfaction_weekly,
     complaint_tags,
+    cold_chain_excursions,
+    device_health,
+    oven_utilisation,
 )
 
 

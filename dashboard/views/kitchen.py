@@ -6,39 +6,18 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import number, percent, query
+from dashboard import data
+from dashboard.data import number, percent
 
-f = st.session_state["filters"]
-labels = st.session_state["store_labels"]
+access, f, labels = data.page_context()
 st.title("Kitchen")
 st.caption(
     f"Kitchen devices (fridges, freezer, oven) from {f.start:%d %b %Y} to {f.end:%d %b %Y} "
     "(days in UTC, by the devices' clocks) · spikes and stuck sensor values left out"
 )
 
-excursions = query(
-    """
-    select store_code, device_id, device_kind, started_at, ended_at, is_ongoing,
-        duration_minutes, peak_temperature_c, limit_temperature_c
-    from marts.fct_cold_chain_excursions
-    where store_code in (select unnest(?::varchar[]))
-        and excursion_date between ? and ?
-    order by started_at desc
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
-health = query(
-    """
-    select store_code, device_id, device_kind, last_seen_at, minutes_silent, uptime_pct,
-        gaps, reboots, spike_readings, stuck_readings, quarantined_messages
-    from marts.rpt_device_health
-    where store_code in (select unnest(?::varchar[]))
-    order by store_code, device_id
-    """,
-    f.store_list,
-)
+excursions = data.cold_chain_excursions(access, f)
+health = data.device_health(access, f)
 if health.empty:
     st.info("No kitchen device has reported for this store yet.")
     st.stop()
@@ -85,21 +64,7 @@ else:
         width="stretch",
     )
 
-ovens = query(
-    """
-    select store_code, local_hour, sum(oven_on_minutes) as oven_on_minutes,
-        sum(pizzas_baked) as pizzas_baked, sum(orders) as orders,
-        sum(pizzas_ordered) as pizzas_ordered, count(*) as hours
-    from marts.rpt_oven_utilisation
-    where store_code in (select unnest(?::varchar[]))
-        and hour_date between ? and ?
-    group by store_code, local_hour
-    order by store_code, local_hour
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+ovens = data.oven_utilisation(access, f)
 st.subheader("Ovens against orders, by hour of the day")
 if ovens.empty:
     st.info("No oven readings in this range.")
