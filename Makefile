@@ -17,11 +17,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast setup lint fmt pytest dbt-build docs clean lock setup-spark test-spark check-java
+.PHONY: run test test-fast setup lint fmt pytest dbt-build docs clean lock setup-spark check-java
 
 run: setup
 	$(BIN)/mypizza run
 
+# test-spark: mk/spark.mk
 test: setup lint conventions pytest test-spark
 
 FAST_MARKERS := not e2e and not browser and not spark
@@ -63,13 +64,6 @@ check-java:
 	    "openjdk-17-jre-headless or point JAVA_HOME at a Java 17." >&2; \
 	  exit 1; \
 	fi
-
-# The same dbt project on a local Spark session: a small world built on DuckDB and on Spark,
-# every mart compared (row counts, sums). Its own target, so `make pytest` leaves it out.
-test-spark: check-java setup-spark
-	MYPIZZA_REQUIRE_SPARK=1 $(BIN)/pytest -q -n 0 tests/python/test_spark.py
-
-pytest: export PYTEST_ADDOPTS := --ignore=tests/python/test_spark.py
 
 # Lint is the pre-commit hooks (.pre-commit-config.yaml) over every tracked file, so a commit
 # that passes its hooks passes here: ruff, sqlfluff (dbt templater), YAML, no secrets or

@@ -1,4 +1,13 @@
-"""Reading the marts and formatting their figures; no business logic lives here.
+"""Reading the marts for the dashboard, for one logged-in user; no business logic lives here.
+
+Access is enforced HERE, where the data is read, not in the pages: every query the dashboard
+runs goes through ``scoped_query``, which takes the user's ``Access`` and binds the stores
+the query may read as the parameter ``$stores`` (the stores asked for, intersected with the
+user's own; never string-built SQL). A query without ``$stores`` is refused, and a result
+holding a ``store_code`` the user may not see is an error, not a page. So no widget, page,
+URL parameter or crafted session state can show another store's rows: whatever a page asks
+for, the data layer answers only for the user's stores. Pages read data only through the
+functions below (or ``scoped_query``); see docs/security.md.
 
 Every query opens its own read-only connection to the PUBLISHED copy of the warehouse
 (`<warehouse dir>/mypizza.published.duckdb`, beside `MYPIZZA_WAREHOUSE`) and closes it at
@@ -19,6 +28,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from mypizza.users import User
 from mypizza.warehouse import published_path
 
 SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
@@ -31,16 +41,78 @@ def warehouse_file() -> Path:
     return published_path(warehouse).resolve()
 
 
+class AccessError(PermissionError):
+    """A query that would not be limited to the user's stores."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is reading, and the store codes they may see (resolved from the role)."""
+
+    username: str
+    role: str
+    stores: frozenset[str]
+
+    @property
+    def chain_wide(self) -> bool:
+        """Chain-wide figures (every store together) are for head office only."""
+        return self.role == "head_office"
+
+    def allowed(self, requested: tuple[str, ...] | list[str]) -> list[str]:
+        """The stores asked for that this user may see, in the order asked."""
+        return [code for code in requested if code in self.stores]
+
+
+def access_for(user: User) -> Access:
+    """The stores a user may see: a store manager's own, an area manager's region's (as the
+    published dim_stores says), every store for head office."""
+    if user.role == "head_office":
+        sql = "select store_code from marts.dim_stores"
+        params: dict[str, object] = {}
+    elif user.role == "area_manager":
+        sql = "select store_code from marts.dim_stores where region = $region"
+        params = {"region": user.region or ""}
+    else:
+        sql = "select store_code from marts.dim_stores where store_code in (select unnest($own))"
+        params = {"own": list(user.stores)}
+    codes = _read(sql, params)["store_code"].dropna()
+    return Access(user.username, user.role, frozenset(codes))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _cached(sql: str, params: tuple, path: str, version: float) -> pd.DataFrame:
     with duckdb.connect(path, read_only=True) as con:
-        return con.execute(sql, list(params)).df()
+        return con.execute(sql, {name: value for name, value in params}).df()
 
 
-def query(sql: str, *params: object) -> pd.DataFrame:
-    """Run a SELECT on the published warehouse (a connection of its own, read-only)."""
+def _read(sql: str, params: dict[str, object]) -> pd.DataFrame:
     path = warehouse_file()
-    return _cached(sql, tuple(params), str(path), path.stat().st_mtime)
+    frozen = tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(params.items())
+    )
+    frame = _cached(sql, frozen, str(path), path.stat().st_mtime)
+    return frame.copy()
+
+
+def scoped_query(
+    access: Access | None, sql: str, stores: tuple[str, ...] | list[str], **params: object
+) -> pd.DataFrame:
+    """Run a SELECT on the published warehouse, limited to the user's stores.
+
+    ``sql`` filters on ``$stores`` (e.g. ``where store_code in (select unnest($stores))``);
+    it is bound to ``stores`` intersected with the user's own, and the other ``params`` are
+    bound by name (``$start``, ...). Values are never formatted into the SQL."""
+    if access is None:
+        raise AccessError("no logged-in user: no data")
+    if "$stores" not in sql:
+        raise AccessError("a dashboard query must filter on $stores (the user's stores)")
+    frame = _read(sql, {"stores": list(access.allowed(stores)), **params})
+    if "store_code" in frame.columns:
+        leaked = set(frame["store_code"].dropna()) - set(access.stores)
+        if leaked:
+            raise AccessError(f"a query returned stores {sorted(leaked)} outside the user's")
+    return frame
 
 
 @dataclass(frozen=True)
@@ -54,6 +126,235 @@ class Filters:
     @property
     def store_list(self) -> list[str]:
         return list(self.stores)
+
+
+# ---------------------------------------------------------------- the pages' queries
+def stores(access: Access) -> pd.DataFrame:
+    """The user's stores that have sales: code, name, currency, region (the store picker)."""
+    return scoped_query(
+        access,
+        """
+        select stores.store_code, stores.store_name, stores.currency, stores.region
+        from marts.dim_stores as stores
+        where stores.store_code in (select unnest($stores))
+            and stores.store_code in (select distinct store_code from marts.rpt_sales_trend_daily)
+        order by stores.store_name
+        """,
+        sorted(access.stores),
+    )
+
+
+def sales_days(access: Access) -> pd.DataFrame:
+    """The first and last business day with sales in the user's stores."""
+    return scoped_query(
+        access,
+        """
+        select min(sales_date) as first, max(sales_date) as last
+        from marts.rpt_sales_trend_daily
+        where store_code in (select unnest($stores))
+        """,
+        sorted(access.stores),
+    )
+
+
+def sales_daily(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, sales_date, currency, orders, net_sales, average_order_value,
+            net_sales_7d_average
+        from marts.rpt_sales_trend_daily
+        where store_code in (select unnest($stores)) and sales_date between $start and $end
+        order by store_code, sales_date
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def product_sales(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select product_name, category, size, currency, sum(units_sold) as units_sold,
+            sum(line_sales) as line_sales
+        from marts.rpt_product_sales_daily
+        where store_code in (select unnest($stores)) and sales_date between $start and $end
+        group by product_name, category, size, currency
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def sales_by_hour(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select day_of_week, hour_of_day, order_channel, currency, sum(orders) as orders,
+            sum(net_sales) as net_sales
+        from marts.rpt_sales_by_hour
+        where store_code in (select unnest($stores)) and sales_date between $start and $end
+        group by day_of_week, hour_of_day, order_channel, currency
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def stock_cover(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, ingredient_name, unit, as_of_date, closing_quantity, daily_use,
+            days_of_cover, runs_out_date, reorder_point, is_below_reorder_point, runs_out_rank
+        from marts.rpt_stock_cover
+        where store_code in (select unnest($stores)) and runs_out_rank <= 10
+        order by days_of_cover, runs_out_rank, store_code
+        """,
+        f.stores,
+    )
+
+
+def below_reorder_point(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select count(*) as ingredients
+        from marts.rpt_stock_cover
+        where store_code in (select unnest($stores)) and is_below_reorder_point
+        """,
+        f.stores,
+    )
+
+
+def waste(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select waste_reason, currency, count(*) as lines, sum(waste_cost) as waste_cost
+        from marts.fct_waste
+        where store_code in (select unnest($stores)) and waste_date between $start and $end
+        group by waste_reason, currency
+        order by waste_cost desc
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def satisfaction_weekly(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, week_start_date, reviews, average_rating, low_rating_share_pct,
+            response_rate_pct, average_hours_to_first_reply, complaints, top_complaint_tags
+        from marts.rpt_store_satisfaction_weekly
+        where store_code in (select unnest($stores))
+            and week_start_date between date_trunc('week', $start::date) and $end
+        order by week_start_date, store_code
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def complaint_tags(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select tag_label, aspect, sum(complaint_reviews) as reviews
+        from marts.rpt_complaint_tags_weekly
+        where store_code in (select unnest($stores))
+            and week_start_date between date_trunc('week', $start::date) and $end
+        group by tag_label, aspect
+        order by reviews desc, tag_label
+        limit 8
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def cold_chain_excursions(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, device_id, device_kind, started_at, ended_at, is_ongoing,
+            duration_minutes, peak_temperature_c, limit_temperature_c
+        from marts.fct_cold_chain_excursions
+        where store_code in (select unnest($stores))
+            and excursion_date between $start and $end
+        order by started_at desc
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+def device_health(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, device_id, device_kind, last_seen_at, minutes_silent, uptime_pct,
+            gaps, reboots, spike_readings, stuck_readings, quarantined_messages
+        from marts.rpt_device_health
+        where store_code in (select unnest($stores))
+        order by store_code, device_id
+        """,
+        f.stores,
+    )
+
+
+def oven_utilisation(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, local_hour, sum(oven_on_minutes) as oven_on_minutes,
+            sum(pizzas_baked) as pizzas_baked, sum(orders) as orders,
+            sum(pizzas_ordered) as pizzas_ordered, count(*) as hours
+        from marts.rpt_oven_utilisation
+        where store_code in (select unnest($stores))
+            and hour_date between $start and $end
+        group by store_code, local_hour
+        order by store_code, local_hour
+        """,
+        f.stores,
+        start=f.start,
+        end=f.end,
+    )
+
+
+# every query a page runs, for the tests that call each one for each role
+PAGE_QUERIES = (
+    sales_daily,
+    product_sales,
+    sales_by_hour,
+    stock_cover,
+    below_reorder_point,
+    waste,
+    satisfaction_weekly,
+    complaint_tags,
+    cold_chain_excursions,
+    device_health,
+    oven_utilisation,
+)
+
+
+def page_context() -> tuple[Access, Filters, dict[str, str]]:
+    """What app.py put in the session for the page: the user's access, the filters, the
+    store labels. A page run without a login gets nothing (app.py stops before pages)."""
+    access = st.session_state.get("access")
+    if not isinstance(access, Access):
+        st.stop()
+    return access, st.session_state["filters"], st.session_state["store_labels"]
 
 
 def money(amount: object, currency: str | None) -> str:

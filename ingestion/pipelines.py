@@ -15,13 +15,16 @@ from pathlib import Path
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from ingestion.destinations import lands_in_lake, raw_destination
 from ingestion.pos import CURSOR_COLUMN, pos_source
+from ingestion.suppression import apply_suppression
 
 RAW_SCHEMAS = {
     "pos": "raw_pos",
     "inventory": "raw_inventory",
     "feedback": "raw_feedback",
     "franchise": "raw_franchise",
+    "iot": "raw_iot",
 }
 
 
@@ -37,7 +40,8 @@ def progress_log() -> object:
 
 
 def make_pipeline(source_name: str, warehouse: Path, progress: str | None = "log") -> dlt.Pipeline:
-    """The dlt pipeline of one source system, loading into ``warehouse``."""
+    """The dlt pipeline of one source system, loading into ``warehouse``, or into the lake
+    when MYPIZZA_RAW=lake (ingestion/destinations.py)."""
     if progress == "log":
         progress = progress_log()
     warehouse = Path(warehouse).resolve()
@@ -45,7 +49,7 @@ def make_pipeline(source_name: str, warehouse: Path, progress: str | None = "log
     return dlt.pipeline(
         pipeline_name=f"mypizza_{source_name}",
         pipelines_dir=str(pipelines_dir(warehouse)),
-        destination=dlt.destinations.duckdb(credentials=str(warehouse)),
+        destination=raw_destination(warehouse),
         dataset_name=RAW_SCHEMAS[source_name],
         progress=progress,
     )
@@ -100,6 +104,8 @@ def _drop_replayed_rows(pipeline: dlt.Pipeline) -> None:
     ``_dlt_id``, or, in tables loaded from arrow (which carry no ``_dlt_id``), rows sharing
     the primary key, which the source guarantees unique within a load (ingestion/pos.py)."""
     if not pipeline.default_schema_name:  # killed before its first load: nothing loaded twice
+        return
+    if lands_in_lake(pipeline):  # a replayed job rewrites the same file names: no copies
         return
     schema = pipeline.default_schema
     with pipeline.sql_client() as client:
@@ -164,7 +170,7 @@ def load_pos(
     pipeline = make_pipeline("pos", warehouse, progress=progress)
     started = time.perf_counter()
     try:
-        source = pos_source(credentials, **source_kwargs)
+        source = apply_suppression(pos_source(credentials, **source_kwargs), warehouse)
         _replace_tables_read_whole(pipeline, source)
         info = run_recovering(pipeline, source)
     except PipelineStepFailed as error:
@@ -202,7 +208,9 @@ def load_feedback(warehouse: Path, progress: str | None = "log", **source_kwargs
     pipeline = make_pipeline("feedback", warehouse, progress=progress)
     started = time.perf_counter()
     try:
-        info = run_recovering(pipeline, feedback_source(**source_kwargs))
+        info = run_recovering(
+            pipeline, apply_suppression(feedback_source(**source_kwargs), warehouse)
+        )
     except PipelineStepFailed as error:
         plain = explain_failure(error)
         if plain is None:
@@ -309,3 +317,31 @@ def load_franchise(
             )
         result.rejected = [problem for (problem,) in rows]
     return result
+
+
+def load_iot(warehouse: Path, progress: str | None = "log", **config: object) -> LoadResult:
+    """Drain the kitchen devices' MQTT session into ``raw_iot``: batch after batch until no
+    message came for the idle timeout, each batch acknowledged to the broker only after the
+    load holding it committed (ingestion/iot.py). An unreachable broker raises
+    IotBrokerError; nothing is acknowledged, the messages wait in the session."""
+    from ingestion.iot import MqttSession, iot_source, mqtt_config
+
+    pipeline = make_pipeline("iot", warehouse, progress=progress)
+    started = time.perf_counter()
+    if pipeline.has_pending_data:  # a crashed run's package first: its messages come again
+        pipeline.run()
+        _drop_replayed_rows(pipeline)
+    session = MqttSession(mqtt_config(**config)).connect()
+    rows: dict[str, int] = {}
+    info = None
+    try:
+        while session.wait_for_messages():
+            info = pipeline.run(iot_source(session))
+            for table, n in _user_rows(pipeline).items():
+                rows[table] = rows.get(table, 0) + n
+            session.ack_all()  # committed: the broker may forget them
+            if session.lost.is_set():
+                break
+    finally:
+        session.close()
+    return LoadResult("iot", rows, time.perf_counter() - started, info)

@@ -28,8 +28,110 @@ QUARANTINE_PREFIX = "quarantine_"
 SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
 
+# The tables the warehouse reads (models/staging/pos): a POS database must have them all.
+POS_TABLES = ("stores", "products", "customers", "orders", "order_items", "payments")
+
+# SQLAlchemy driver module -> the package that provides it (what to pip install)
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "pymysql": "PyMySQL",
+    "MySQLdb": "mysqlclient",
+    "mysql": "mysql-connector-python",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+    "oracledb": "oracledb",
+    "cx_Oracle": "cx_Oracle",
+}
+
+
 class PosTableError(ValueError):
-    """A POS table cannot be loaded incrementally (no primary key or no cursor column)."""
+    """A POS table cannot be loaded incrementally (no primary key or no cursor column), or
+    the database lacks the POS tables."""
+
+
+class PosDriverError(RuntimeError):
+    """The POS URL needs a database driver that is not installed."""
+
+
+class PosConnectionError(RuntimeError):
+    """The POS database cannot be reached (server down, wrong host, password or name)."""
+
+
+def unreachable(url: str, error: Exception) -> PosConnectionError:
+    """The driver's own first line (it names what failed: host, password, database)."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return PosConnectionError(
+        f"cannot reach the POS database {safe_url(url)}: {reason[0] if reason else error}"
+    )
+
+
+def safe_url(url: str) -> str:
+    """A SQLAlchemy URL fit to print: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say so rather than print what it holds
+        return "<not a SQLAlchemy URL>"
+
+
+def missing_driver(url: str, error: ImportError) -> PosDriverError:
+    """One line naming the package a URL's driver comes from (SQLAlchemy 2 picks psycopg 3
+    for ``postgresql://``, psycopg2 only for ``postgresql+psycopg2://``)."""
+    module = (error.name or "").split(".")[0]
+    package = DRIVER_PACKAGES.get(module, module or "the database driver")
+    return PosDriverError(
+        f"the POS URL {safe_url(url)} needs the Python package {package}, which is not "
+        f"installed (No module named '{module}'): pip install '{package}'"
+    )
+
+
+def _url_of(credentials: ConnectionStringCredentials | str) -> str:
+    if isinstance(credentials, ConnectionStringCredentials):
+        return credentials.to_native_representation()
+    return str(credentials)
+
+
+def _check_driver(url: str) -> None:
+    """Load the URL's driver now, so a missing one is a plain error, not a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as error:
+        raise missing_driver(url, error) from error
+    except ArgumentError as error:
+        raise PosTableError(f"the POS URL is not a SQLAlchemy URL: {error}") from error
+
+
+def _is_socket_url(url: str) -> bool:
+    """A server URL with no host (the server's Unix socket, by default or ``?host=/dir``)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return False
+    return not parsed.host or str(parsed.query.get("host", "")).startswith("/")
+
+
+# backend_kwargs that only connectorx understands
+CONNECTORX_KWARGS = {"return_type", "protocol", "batch_size", "partition_on", "partition_num"}
+
+
+def _choose_backend(
+    url: str, backend: str, backend_kwargs: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None]:
+    """connectorx reaches a server over TCP only (a socket URL fails with ``parse error:
+    empty host``): for a socket URL use the pyarrow backend, which goes through SQLAlchemy
+    and its driver, without connectorx's options."""
+    if backend != "connectorx" or not _is_socket_url(url):
+        return backend, backend_kwargs
+    kept = {k: v for k, v in (backend_kwargs or {}).items() if k not in CONNECTORX_KWARGS}
+    return "pyarrow", kept or None
 
 
 @dlt.source(name="pos", section="pos")
@@ -40,24 +142,41 @@ def pos(
     chunk_size: int = 100_000,
     backend_kwargs: dict[str, Any] | None = None,
     parallel: bool = True,
+    schema: str | None = None,
 ):
     """All tables of a POS database (or ``table_names``), incremental and merged.
 
     Config (section ``sources.pos``): ``credentials`` (SQLAlchemy URL), ``backend``
     (``pyarrow``, ``connectorx``, ``sqlalchemy``, ``pandas``), ``chunk_size``,
     ``backend_kwargs`` (passed to the backend, e.g. connectorx's ``return_type =
-    "arrow_stream"`` to stream ``chunk_size`` rows at a time), ``parallel`` (extract the
-    tables at the same time, each in its own thread).
+    "arrow_stream"`` to stream ``chunk_size`` rows at a time; a socket URL, which
+    connectorx cannot use, is read with ``pyarrow``), ``parallel`` (extract the tables at
+    the same time, each in its own thread), ``schema`` (the database schema holding the POS
+    tables; default: the connection's, ``public`` on Postgres).
+
+    A missing driver raises PosDriverError naming the package to install; a database
+    without the POS tables (an empty one, a wrong database name) raises PosTableError
+    naming the URL and the missing tables.
     """
-    database = sql_database(
-        credentials=credentials,
-        table_names=list(table_names) if table_names else None,
-        backend=backend,
-        chunk_size=chunk_size,
-        backend_kwargs=backend_kwargs,
-        reflection_level="full",
-        query_adapter_callback=_in_key_order,
-    )
+    url = _url_of(credentials)
+    _check_driver(url)
+    backend, backend_kwargs = _choose_backend(url, backend, backend_kwargs)
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        database = sql_database(
+            credentials=credentials,
+            schema=schema,
+            table_names=list(table_names) if table_names else None,
+            backend=backend,
+            chunk_size=chunk_size,
+            backend_kwargs=backend_kwargs,
+            reflection_level="full",
+            query_adapter_callback=_in_key_order,
+        )
+    except OperationalError as error:
+        raise unreachable(url, error) from error
+    _require_tables(url, schema, table_names or POS_TABLES, database.resources)
     for name, resource in database.resources.items():
         columns = resource.compute_table_schema().get("columns", {})
         primary_key = [col for col, spec in columns.items() if spec.get("primary_key")]
@@ -82,6 +201,43 @@ def pos(
         if parallel:
             resource.parallelize()
     return list(database.resources.values())
+
+
+def _require_tables(
+    url: str, schema: str | None, expected: Sequence[str], found: dict[str, Any]
+) -> None:
+    missing = [t for t in expected if t not in found]
+    if not missing:
+        return
+    where = f"the POS database {safe_url(url)}" + (f", schema {schema}," if schema else "")
+    has = f"it has {', '.join(sorted(found))}" if found else "it has no tables at all"
+    raise PosTableError(
+        f"{where} lacks the POS table(s) {', '.join(missing)} ({has}). Point "
+        "SOURCES__POS__CREDENTIALS at the POS database (and SOURCES__POS__SCHEMA at its "
+        "schema), or create the tables (docs/real-pos.md)."
+    )
+
+
+def describe_type(column: dict[str, Any]) -> str:
+    """A dlt column's type in words: ``bigint``, ``text``, ``timestamp with time zone``,
+    ``decimal(10,2)``."""
+    data_type = column.get("data_type") or "unknown"
+    if data_type in ("timestamp", "time") and column.get("timezone") is not None:
+        return f"{data_type} {'with' if column['timezone'] else 'without'} time zone"
+    if column.get("precision") is not None:
+        scale = column.get("scale")
+        return f"{data_type}({column['precision']}{'' if scale is None else f',{scale}'})"
+    return data_type
+
+
+def incoming_type(source: DltSource, table: str, column: str) -> str | None:
+    """The type the POS now gives ``table.column`` (as its database declares it), in words;
+    None when the source does not know the column."""
+    resource = source.resources.get(table)
+    if resource is None:
+        return None
+    spec = resource.compute_table_schema().get("columns", {}).get(column)
+    return describe_type(spec) if spec else None
 
 
 def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], Iterator[Any]]:

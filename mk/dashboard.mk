@@ -1,8 +1,10 @@
 # The store managers' dashboard (Streamlit, dashboard/app.py) on 127.0.0.1, reading the
 # published copy of the warehouse read-only: run it after `make run`, beside any pipeline run.
+# It asks for a login: create the first user with
+#   .venv/bin/mypizza users add NAME --role head_office     (docs/security.md)
 #   make dashboard                       http://127.0.0.1:8501
 #   make dashboard DASHBOARD_PORT=8600   another port
-# Its browser test (tests/python/test_dashboard.py) runs in `make pytest`.
+# Its browser tests (tests/python/test_dashboard.py) run in `make pytest`.
 DASHBOARD_PORT ?= 8501
 
 .PHONY: dashboard

@@ -43,6 +43,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         start=args.start,
         seed=args.seed,
         fresh=args.fresh,
+        pos_url=getattr(args, "pos_url", None),
         progress=_say,
     )
     print(report)
@@ -186,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--start", type=_date, help="first business day of a new world")
     simulate.add_argument("--seed", type=int, help="random seed of a new world (default 42)")
     simulate.add_argument("--fresh", action="store_true", help="discard the world, start over")
+    simulate.add_argument(
+        "--pos-url",
+        help="SQLAlchemy URL of the database to write a new world's POS into, e.g. "
+        "postgresql://user@127.0.0.1:5432/pos (default: pos.sqlite in the world folder)",
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     ingest = commands.add_parser(
@@ -235,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
         "MYPIZZA_NOW, else the clock)",
     )
     status.set_defaults(func=cmd_status)
+
+    # the dashboard's users, and erasure on request (their logic: mypizza/users.py, forget.py)
+    from mypizza import forget, users
+
+    users.add_parser(commands)
+    forget.add_parser(commands)
+    # mypizza spark up|down|status: a local Spark cluster (mypizza/spark.py)
+    from mypizza import spark
+
+    spark.add_command(commands)
     return parser
 
 

@@ -1,245 +1,366 @@
-"""The warehouse on Spark: put the raw data where Spark reads it, and profile the marts.
+"""A Spark cluster on this machine, from the installed pyspark: ``mypizza spark up|down|status``.
 
-``export_raw`` writes every table of the DuckDB warehouse's raw schemas (``raw_*``, the
-ones dlt owns) as Parquet, one folder per table: ``<dest>/<schema>/<table>/``. Pointed
-at by ``MYPIZZA_SPARK_RAW``, dbt's on-run-start hook (macros/spark/register_raw_tables.sql)
-registers the project's sources over those folders, so ``dbt build --target spark``
-reads exactly what the DuckDB build read.
+``up`` starts a standalone master, one or more workers and a Spark Connect server, all on
+127.0.0.1, with Spark's own launcher (``sbin/spark-daemon.sh``, shipped in the pyspark
+wheel); ``down`` stops them. Their pid files, logs and the workers' scratch space are in
+``<MYPIZZA_SPARK_DIR>/run`` (default ``warehouse/spark``, git-ignored), the metastore
+(Derby) and the tables Spark writes beside it, in ``metastore_db`` and ``tables``.
 
-``profile_duckdb`` measures every table of a schema of the DuckDB warehouse, and
-``profile_parquet`` every table Spark wrote (its Parquet files, read by DuckDB with the
-same query, so only the data can differ): the row count and, per column, how many values
-are not null, the sum of a number, how many booleans are true, a checksum of the strings,
-the first, last and summed day or second of dates and timestamps. Two builds of one
-world must give equal profiles.
+dbt reaches the cluster over Spark Connect: the ``spark`` target (profiles.yml) is dbt-spark's
+``session`` method with ``SPARK_REMOTE=sc://127.0.0.1:<connect port>`` in the environment,
+which ``up`` prints. The raw data is the lake dlt wrote (ingestion/destinations.py), which
+the build registers as the sources (macros/lake/). docs/scaling-out.md has the rest: a real
+cluster, the Thrift form, the sizes measured here.
 
-Command line: ``python -m mypizza.spark export --to DIR`` (warehouse from
-``MYPIZZA_WAREHOUSE``).
+Settings (environment, all optional): MYPIZZA_SPARK_DIR, MYPIZZA_SPARK_WORKERS (1),
+MYPIZZA_SPARK_WORKER_CORES (2), MYPIZZA_SPARK_WORKER_MEMORY (1g),
+MYPIZZA_SPARK_EXECUTOR_MEMORY (768m), MYPIZZA_SPARK_DRIVER_MEMORY (1g),
+MYPIZZA_SPARK_CORES_MAX (every worker core), MYPIZZA_SPARK_MASTER_PORT (7077),
+MYPIZZA_SPARK_UI_PORT (18080, the master's web UI), MYPIZZA_SPARK_CONNECT_PORT (15002).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
 import shutil
-from collections.abc import Mapping
-from decimal import Decimal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import duckdb
-
-# A table's profile: measure name ("count", "sum(net_total)", ...) to its value.
-Profile = dict[str, Any]
-
-# type names (without their parameters) on DuckDB and Spark, by what is measured of them
-_NUMBERS = {"tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint"}
-_NUMBERS |= {"usmallint", "uinteger", "ubigint", "float", "double", "real", "decimal", "numeric"}
-_STRINGS = {"varchar", "string", "char", "text"}
+MASTER = "org.apache.spark.deploy.master.Master"
+WORKER = "org.apache.spark.deploy.worker.Worker"
+CONNECT = "org.apache.spark.sql.connect.service.SparkConnectServer"
+IDENT = "mypizza"
+DEFAULT_DIR = "warehouse/spark"
 
 
-def _kind(data_type: str) -> str | None:
-    """What a column is measured as, from its type name on DuckDB or Spark."""
-    base = data_type.lower().split("(")[0].strip()
-    if base in _NUMBERS:
-        return "number"
-    if base in _STRINGS:
-        return "string"
-    if base in ("boolean", "date"):
-        return base
-    if base.startswith("timestamp"):
-        return "timestamp"
-    return None
-
-
-def export_raw(warehouse: Path, dest: Path) -> dict[str, int]:
-    """Write every table of the raw schemas of ``warehouse`` to ``dest`` as Parquet.
-
-    Returns the rows written per ``schema.table``. ``dest`` is replaced. dlt's own
-    ``<schema>_staging`` schemas (merge scratch space) are left out.
-    """
-    dest = Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    written: dict[str, int] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema like 'raw\\_%' escape '\\' "
-            "and table_schema not like '%\\_staging' escape '\\' "
-            "and table_type = 'BASE TABLE' order by all"
-        ).fetchall()
-        if not tables:
-            raise RuntimeError(
-                f"{warehouse}: no raw_* schema to export; load the sources first "
-                "(mypizza ingest all)."
-            )
-        for schema, table in tables:
-            folder = dest / schema / table
-            folder.mkdir(parents=True)
-            con.execute(
-                f'copy "{schema}"."{table}" to \'{folder / "part-0.parquet"}\' (format parquet)'
-            )
-            (rows,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            written[f"{schema}.{table}"] = rows
-    return written
-
-
-def _profile_sql(relation: str, columns: list[tuple[str, str]]) -> tuple[str, list[str]]:
-    """One aggregate query over ``relation`` and the names of the measures it returns.
-
-    Per column: how many values are not null, and by type the sum (numbers), how many
-    are true (booleans), a checksum (strings: the sum of the first 8 hex digits of their
-    md5, which no row order changes), the first, last and summed day or second (dates,
-    timestamps; seconds, so that the sum stays in a bigint). Other types count values only.
-    """
-    measures: dict[str, str] = {"count": "count(*)"}
-    for column, data_type in columns:
-        kind = _kind(data_type)
-        q = '"' + column.replace('"', '""') + '"'
-        measures[f"values({column})"] = f"count({q})"
-        if kind == "number":
-            measures[f"sum({column})"] = f"sum({q})"
-        elif kind == "boolean":
-            measures[f"true({column})"] = f"count(case when {q} then 1 end)"
-        elif kind == "string":
-            md5_prefix = f"cast(('0x' || substr(md5({q}), 1, 8)) as bigint)"
-            measures[f"checksum({column})"] = f"sum({md5_prefix})"
-        elif kind == "date":
-            days = f"({q} - date '1970-01-01')"
-            measures[f"min({column})"] = f"min({days})"
-            measures[f"max({column})"] = f"max({days})"
-            measures[f"sum_days({column})"] = f"sum({days})"
-        elif kind == "timestamp":
-            measures[f"min({column})"] = f"min(epoch_us({q}))"
-            measures[f"max({column})"] = f"max(epoch_us({q}))"
-            measures[f"sum_seconds({column})"] = f"sum(epoch_us({q}) // 1000000)"
-    return f"select {', '.join(measures.values())} from {relation}", list(measures)
-
-
-def _normalise(value: Any) -> Any:
-    """A whole Decimal as an int: a sum reads the same whatever the engine's scale."""
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
-
-
-def profile_duckdb(warehouse: Path, schema: str = "marts") -> dict[str, Profile]:
-    """The profile of every table of ``schema`` in the DuckDB ``warehouse``."""
-    profiles: dict[str, Profile] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "and table_type = 'BASE TABLE' order by all",
-                [schema],
-            ).fetchall()
-        ]
-        for table in tables:
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
-            sql, names = _profile_sql(f'"{schema}"."{table}"', columns)
-            values = con.execute(sql).fetchone()
-            profiles[table] = {n: _normalise(v) for n, v in zip(names, values, strict=True)}
-    return profiles
-
-
-def profile_parquet(schema_dir: Path) -> dict[str, Profile]:
-    """The profile of every table Spark wrote under ``schema_dir``, its ``<schema>.db``
-    folder in the Spark warehouse (one folder of Parquet files per table), measured by
-    DuckDB with the same query as ``profile_duckdb``: what differs is the data alone."""
-    profiles: dict[str, Profile] = {}
-    with duckdb.connect() as con:
-        for folder in sorted(p for p in Path(schema_dir).iterdir() if p.is_dir()):
-            relation = f"read_parquet('{folder}/*.parquet')"
-            described = con.execute(f"describe select * from {relation}").fetchall()
-            sql, names = _profile_sql(relation, [(row[0], row[1]) for row in described])
-            values = con.execute(sql).fetchone()
-            profiles[folder.name] = {n: _normalise(v) for n, v in zip(names, values, strict=True)}
-    return profiles
-
-
-def spark_conf(
-    repo: Path, target: str = "spark", env: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The Spark settings of a target of the repository's dbt profile (profiles.yml), with
-    its ``env_var()`` calls resolved as dbt resolves them (from ``env``, by default the
-    environment), so a session opened here sees the metastore and tables of
-    ``dbt --target <target>``."""
-    import jinja2
-    import yaml
-
-    env = os.environ if env is None else env
-
-    def env_var(name: str, default: str | None = None) -> str:
-        if name in env:
-            return env[name]
-        if default is None:
-            raise RuntimeError(f"profiles.yml: env var {name} is not set and has no default")
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
         return default
-
-    profile = yaml.safe_load((repo / "profiles.yml").read_text())
-    output = profile["mypizza"]["outputs"][target]
-    jinja = jinja2.Environment()
-    jinja.globals["env_var"] = env_var
-    return {
-        str(key): jinja.from_string(str(value)).render()
-        for key, value in output.get("server_side_parameters", {}).items()
-    }
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: must be a whole number") from None
 
 
-def spark_tables_dir(repo: Path, env: Mapping[str, str] | None = None) -> Path:
-    """The Spark warehouse folder of the profile's ``spark`` target (its managed tables,
-    ``<schema>.db/<table>/``), relative paths taken from the repository root as dbt does."""
-    folder = Path(spark_conf(repo, env=env)["spark.sql.warehouse.dir"])
-    return folder if folder.is_absolute() else repo / folder
+@dataclass(frozen=True)
+class Cluster:
+    """Where a local standalone cluster lives and how big it is."""
 
+    home: Path
+    workers: int = 1
+    worker_cores: int = 2
+    worker_memory: str = "1g"
+    executor_memory: str = "768m"
+    driver_memory: str = "1g"
+    cores_max: int = 2
+    master_port: int = 7077
+    ui_port: int = 18080
+    connect_port: int = 15002
 
-def compare_profiles(expected: dict[str, Profile], actual: dict[str, Profile]) -> list[str]:
-    """Every difference between two sets of profiles, one line each; empty when equal."""
-    problems = [f"{t}: missing on the second engine" for t in expected.keys() - actual.keys()]
-    problems += [f"{t}: only on the second engine" for t in actual.keys() - expected.keys()]
-    for table in sorted(expected.keys() & actual.keys()):
-        want, got = expected[table], actual[table]
-        for name in sorted(want.keys() | got.keys()):
-            a, b = want.get(name, "<absent>"), got.get(name, "<absent>")
-            if not _same(a, b):
-                problems.append(f"{table}.{name}: {a!r} != {b!r}")
-    return sorted(problems)
+    @classmethod
+    def from_env(cls, repo: Path | None = None) -> Cluster:
+        from mypizza.settings import REPO_ROOT
 
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal; for floating-point sums, equal to 1e-9 (their last digits depend on the
-    order of addition, which differs between engines)."""
-    numbers = (int, float, Decimal)
-    if isinstance(a, float) or isinstance(b, float):
-        return (
-            isinstance(a, numbers)
-            and isinstance(b, numbers)
-            and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        home = Path(os.environ.get("MYPIZZA_SPARK_DIR", DEFAULT_DIR)).expanduser()
+        if not home.is_absolute():
+            home = (repo or REPO_ROOT) / home
+        workers = _int("MYPIZZA_SPARK_WORKERS", 1)
+        cores = _int("MYPIZZA_SPARK_WORKER_CORES", 2)
+        if workers < 1 or cores < 1:
+            raise ValueError("MYPIZZA_SPARK_WORKERS and MYPIZZA_SPARK_WORKER_CORES must be >= 1")
+        return cls(
+            home=home.resolve(),
+            workers=workers,
+            worker_cores=cores,
+            worker_memory=os.environ.get("MYPIZZA_SPARK_WORKER_MEMORY", "1g"),
+            executor_memory=os.environ.get("MYPIZZA_SPARK_EXECUTOR_MEMORY", "768m"),
+            driver_memory=os.environ.get("MYPIZZA_SPARK_DRIVER_MEMORY", "1g"),
+            # Without a cap the first application (the Connect server) takes every core of
+            # the cluster and the next one waits forever.
+            cores_max=_int("MYPIZZA_SPARK_CORES_MAX", workers * cores),
+            master_port=_int("MYPIZZA_SPARK_MASTER_PORT", 7077),
+            ui_port=_int("MYPIZZA_SPARK_UI_PORT", 18080),
+            connect_port=_int("MYPIZZA_SPARK_CONNECT_PORT", 15002),
         )
-    return a == b
+
+    # ------------------------------------------------------------ places
+    @property
+    def run_dir(self) -> Path:
+        """pid files, logs and the workers' scratch space"""
+        return self.home / "run"
+
+    @property
+    def tables_dir(self) -> Path:
+        """Spark's warehouse: the managed tables dbt builds, ``<schema>.db/<table>/``"""
+        return self.home / "tables"
+
+    @property
+    def master_url(self) -> str:
+        return f"spark://127.0.0.1:{self.master_port}"
+
+    @property
+    def remote(self) -> str:
+        """SPARK_REMOTE for dbt (and any Spark Connect client)"""
+        return f"sc://127.0.0.1:{self.connect_port}"
+
+    def connect_conf(self) -> dict[str, str]:
+        """The Connect server's settings: it is the one long-running application, the
+        driver of every query dbt sends."""
+        derby = self.home / "metastore_db"
+        return {
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": str(self.connect_port),
+            "spark.cores.max": str(self.cores_max),
+            "spark.executor.memory": self.executor_memory,
+            "spark.driver.memory": self.driver_memory,
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            # a Hive metastore (Derby, one process: this server) so tables outlive a restart
+            "spark.sql.catalogImplementation": "hive",
+            "spark.sql.warehouse.dir": str(self.tables_dir),
+            "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={derby};create=true"
+            ),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.home}",
+            # timestamps are instants shown in UTC (staging's as_utc_timestamp relies on it)
+            "spark.sql.session.timeZone": "UTC",
+            # a laptop-sized world: a few shuffle partitions, not Spark's 200
+            "spark.sql.shuffle.partitions": "4",
+            "spark.log.level": "ERROR",
+        }
+
+    # ------------------------------------------------------------ processes
+    def _daemon_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            SPARK_HOME=str(spark_home()),
+            SPARK_LOG_DIR=str(self.run_dir / "logs"),
+            SPARK_PID_DIR=str(self.run_dir / "pids"),
+            SPARK_IDENT_STRING=IDENT,
+            SPARK_LOCAL_IP="127.0.0.1",
+            SPARK_LOCAL_DIRS=str(self.run_dir / "scratch"),
+            SPARK_WORKER_DIR=str(self.run_dir / "work"),
+            # no REST submission server (port 6066): jobs come through Spark Connect
+            SPARK_MASTER_OPTS="-Dspark.master.rest.enabled=false",
+        )
+        env.pop("SPARK_REMOTE", None)  # the server itself is no Connect client
+        env.pop("SPARK_NO_DAEMONIZE", None)
+        return env
+
+    def _daemon(self, *args: str) -> None:
+        script = spark_home() / "sbin" / "spark-daemon.sh"
+        done = subprocess.run(
+            ["bash", str(script), *args],
+            env=self._daemon_env(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"spark-daemon.sh {' '.join(args[:3])} failed ({done.returncode}): "
+                f"{(done.stdout + done.stderr).strip()[-2000:]}"
+            )
+
+    def processes(self) -> dict[str, int]:
+        """The running processes of this cluster, by role (``master``, ``worker-1``, ...,
+        ``connect``), from their pid files; a stale pid file counts as not running."""
+        found = {}
+        for role, cls, instance in self._roles():
+            pid_file = self.run_dir / "pids" / f"spark-{IDENT}-{cls}-{instance}.pid"
+            if pid_file.exists():
+                pid = int(pid_file.read_text().strip() or 0)
+                if pid and _alive(pid):
+                    found[role] = pid
+        return found
+
+    def _roles(self) -> list[tuple[str, str, int]]:
+        workers = [(f"worker-{i}", WORKER, i) for i in range(1, self.workers + 1)]
+        return [("master", MASTER, 1), *workers, ("connect", CONNECT, 1)]
+
+    def executors(self) -> dict[str, int]:
+        """The executor processes the workers started for the Connect application."""
+        workers = {pid for role, pid in self.processes().items() if role.startswith("worker")}
+        found = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                stat = (proc / "stat").read_text()
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid in workers and b"CoarseGrainedExecutorBackend" in cmdline:
+                found[f"executor-{len(found) + 1}"] = int(proc.name)
+        return found
+
+    def peak_memory(self) -> dict[str, int]:
+        """Peak resident memory (bytes, the kernel's VmHWM) of every process of the
+        cluster so far: master, workers, Connect driver, executors."""
+        peaks = {}
+        for role, pid in {**self.processes(), **self.executors()}.items():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[role] = int(line.split()[1]) * 1024
+        return peaks
+
+    # ------------------------------------------------------------ up / down
+    def up(self, timeout: float | None = None, say=print) -> None:
+        """Start the master, the workers and the Connect server; return once the Connect
+        server listens with every worker registered. Already running: an error."""
+        running = self.processes()
+        if running:
+            raise RuntimeError(
+                f"a Spark cluster of {self.home} is running already "
+                f"({', '.join(sorted(running))}): `mypizza spark down` first"
+            )
+        _require_java()
+        for folder in ("logs", "pids", "scratch", "work"):
+            (self.run_dir / folder).mkdir(parents=True, exist_ok=True)
+        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        # each part starts in ~10 s on an idle machine; a loaded one takes minutes
+        timeout = timeout or float(os.environ.get("MYPIZZA_SPARK_START_TIMEOUT", "600"))
+        deadline = time.monotonic() + timeout
+        try:
+            say(f"starting the master on {self.master_url}")
+            self._daemon(
+                "start", MASTER, "1", "--host", "127.0.0.1",
+                "--port", str(self.master_port), "--webui-port", str(self.ui_port),
+            )  # fmt: skip
+            self._wait(lambda: _listening(self.master_port), deadline, "the master")
+            for i in range(1, self.workers + 1):
+                say(f"starting worker {i} ({self.worker_cores} cores, {self.worker_memory})")
+                self._daemon(
+                    "start", WORKER, str(i), "--host", "127.0.0.1",
+                    "--cores", str(self.worker_cores), "--memory", self.worker_memory,
+                    "--webui-port", "0",  # any free port: several workers share the host
+                    "--work-dir", str(self.run_dir / "work"), self.master_url,
+                )  # fmt: skip
+            self._wait(lambda: self._alive_workers() >= self.workers, deadline, "the workers")
+            say(f"starting the Spark Connect server on {self.remote}")
+            conf = [arg for k, v in self.connect_conf().items() for arg in ("--conf", f"{k}={v}")]
+            self._daemon(
+                "submit", CONNECT, "1", "--name", "Spark Connect server",
+                "--master", self.master_url, *conf,
+            )  # fmt: skip
+            self._wait(lambda: _listening(self.connect_port), deadline, "the Connect server")
+        except BaseException:
+            self.down(say=lambda _: None)
+            raise
+        (self.run_dir / "cluster.json").write_text(
+            json.dumps({**asdict(self), "home": str(self.home), "remote": self.remote}, indent=2)
+        )
+
+    def down(self, say=print) -> list[str]:
+        """Stop whatever of the cluster runs (Connect server, workers, master); returns
+        the roles stopped."""
+        stopped = []
+        running = self.processes()
+        for role, cls, instance in reversed(self._roles()):
+            if role in running:
+                say(f"stopping {role} (pid {running[role]})")
+                self._daemon("stop", cls, str(instance))
+                stopped.append(role)
+        (self.run_dir / "cluster.json").unlink(missing_ok=True)
+        return stopped
+
+    def _alive_workers(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=2) as r:
+                return int(json.load(r).get("aliveworkers", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def _wait(self, ready, deadline: float, what: str) -> None:
+        while not ready():
+            if time.monotonic() > deadline:
+                logs = "\n".join(
+                    f"--- {p.name}\n{p.read_text()[-1500:]}"
+                    for p in sorted((self.run_dir / "logs").glob("*.out"))
+                )
+                raise RuntimeError(f"{what} did not start in time; logs:\n{logs}")
+            time.sleep(0.5)
 
 
-def main(argv: list[str] | None = None) -> None:
-    from mypizza.settings import Settings
-
-    parser = argparse.ArgumentParser(prog="python -m mypizza.spark", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export", help="write the raw schemas as Parquet for Spark")
-    export.add_argument("--to", required=True, type=Path, help="folder (replaced)")
-    args = parser.parse_args(argv)
-    warehouse = Settings.from_env().warehouse
-    written = export_raw(warehouse, args.to)
-    print(f"exported {len(written)} raw tables of {warehouse} to {args.to}:")
-    for name, rows in written.items():
-        print(f"  {name}: {rows:,} rows")
+def spark_home() -> Path:
+    """The Spark distribution inside the installed pyspark wheel."""
+    try:
+        import pyspark
+    except ImportError:
+        raise RuntimeError("pyspark is not installed: run `make setup-spark`") from None
+    return Path(pyspark.__file__).parent
 
 
-if __name__ == "__main__":
-    main()
+def _require_java() -> None:
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and Path(java_home, "bin", "java").exists()) and not shutil.which("java"):
+        raise RuntimeError(
+            "Spark needs Java 17 and there is no `java` on PATH (nor JAVA_HOME): install it, "
+            "e.g. `apt-get install -y --no-install-recommends openjdk-17-jre-headless`"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- command line
+def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``mypizza spark up|down|status`` on the mypizza parser's subcommands."""
+    spark = commands.add_parser(
+        "spark",
+        help="start or stop a local Spark cluster (master, workers, Spark Connect)",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    spark.add_argument("action", choices=["up", "down", "status"])
+    spark.set_defaults(func=cmd_spark)
+
+
+def cmd_spark(args: argparse.Namespace, settings: object = None) -> int:
+    cluster = Cluster.from_env()
+    say = print
+    if args.action == "up":
+        cluster.up(say=lambda m: say(f"[mypizza] {m}"))
+        say(f"[mypizza] up; build with: SPARK_REMOTE={cluster.remote} dbt build --target spark")
+        say(f"[mypizza] pid files and logs in {cluster.run_dir}")
+    elif args.action == "down":
+        stopped = cluster.down(say=lambda m: say(f"[mypizza] {m}"))
+        say("[mypizza] " + ("stopped" if stopped else f"no Spark cluster of {cluster.home} runs"))
+    else:
+        running = cluster.processes()
+        if not running:
+            say(f"no Spark cluster of {cluster.home} runs")
+            return 1
+        for role, pid in {**running, **cluster.executors()}.items():
+            say(f"{role}: pid {pid}")
+        say(f"master {cluster.master_url} (web UI http://127.0.0.1:{cluster.ui_port}), "
+            f"Spark Connect {cluster.remote}")  # fmt: skip
+    return 0

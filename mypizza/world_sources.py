@@ -107,10 +107,37 @@ def franchise(world: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def iot(world: Path) -> Iterator[None]:
+    """An MQTT broker for the world's kitchen devices (mosquitto on a free 127.0.0.1 port),
+    with the devices' messages it has not had yet published to it, for as long as the load
+    runs; unless dlt config names a broker (``sources.iot.host``). The broker keeps its
+    sessions and what it was sent beside the warehouse (``.<name>.mqtt/``, like dlt's
+    state), so a new warehouse starts from zero and gets every reading."""
+    if _configured("sources.iot.host"):
+        yield
+        return
+    _require_world(world, "MQTT broker", "SOURCES__IOT__HOST to the broker's host")
+    from ingestion.iot import MqttSession, mqtt_config
+    from simulator.iot import publish_outbox, serve_broker
+
+    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb")).resolve()
+    state = warehouse.parent / f".{warehouse.stem}.mqtt"
+    with serve_broker(state) as broker:
+        env = {"SOURCES__IOT__HOST": broker.host, "SOURCES__IOT__PORT": str(broker.port)}
+        with _env(env):
+            # the loader's persistent session must exist before the devices publish: a
+            # broker keeps messages only for sessions subscribed when they arrive
+            MqttSession(mqtt_config()).connect().close()
+            publish_outbox(world, broker.host, broker.port, state)
+            yield
+
+
 # source name -> context manager factory; the order is the order `ingest all` loads them
 WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
     "pos": pos,
     "inventory": inventory,
     "feedback": feedback,
     "franchise": franchise,
+    "iot": iot,
 }

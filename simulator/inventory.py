@@ -176,11 +176,20 @@ def read_sales(engine: Engine, first: date, last: date) -> dict[tuple[str, date]
             )
         )
         .group_by(stores.c.store_code, orders.c.business_date, products.c.sku)
+        .order_by(stores.c.store_code, orders.c.business_date, products.c.sku)
     )
-    sales: dict[tuple[str, date], Counter] = {}
+    # The replay draws random numbers in the order of each day's skus, so the order must
+    # not depend on the database: a GROUP BY comes back in whatever order its plan makes
+    # (hash aggregation on Postgres), and ORDER BY sorts text by the database's collation
+    # (hyphens weigh nothing in en_US). Sorted again here, in Python's code-point order.
     with engine.connect() as conn:
-        for store_code, day, code, units in conn.execute(query):
-            sales.setdefault((store_code, day), Counter())[code] = int(units)
+        rows = sorted(
+            (store_code, day, code, int(units))
+            for store_code, day, code, units in conn.execute(query)
+        )
+    sales: dict[tuple[str, date], Counter] = {}
+    for store_code, day, code, units in rows:
+        sales.setdefault((store_code, day), Counter())[code] = units
     return sales
 
 

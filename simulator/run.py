@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from simulator import feedback, inventory, writer
+from simulator import feedback, inventory, iot, writer
 from simulator.catalog import MAX_STORES, STORES
 from simulator.franchise import write_exports as write_franchise_exports
 from simulator.generate import PosState, StoreContext, initial_rows, simulate_day
@@ -185,11 +185,14 @@ def simulate(
 
     url = world.url(world_dir)
     world_dir.mkdir(parents=True, exist_ok=True)
+    # the kitchen devices (simulator/iot.py): a new world has them for its last days
+    iot.configure(world.extra, world.start, world.next_day, days, created)
     contexts = _store_contexts(world.stores)
     inserted = dict.fromkeys(POS_TABLES, 0)
     updated: dict[str, set] = {t: set() for t in POS_TABLES}
     engine = writer.connect(url)
     try:
+        _reach(engine, url)
         if created:
             state = _create(engine, world, world_dir, url, contexts, inserted)
         else:
@@ -204,6 +207,7 @@ def simulate(
             writer.assign_payment_ids(changes, state)
             # the feedback platform first: a day it holds is skipped if the POS must redo it
             feedback.record_day(world_dir, world.seed, day, contexts, changes, state)
+            iot.record_day(world_dir, world.seed, world.extra, day, contexts, changes, state)
             with engine.begin() as conn:
                 writer.write_day(conn, changes)
             world.days_simulated += 1
@@ -276,6 +280,19 @@ def _create(
         inserted[t] += len(r)
     save_world(world_dir, world)
     return state
+
+
+def _reach(engine: Engine, url: str) -> None:
+    """Connect once, so an unreachable POS server is a one-line error naming the URL."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as error:
+        from ingestion.pos import unreachable
+
+        raise unreachable(url, error) from error
 
 
 def _require_tables(engine: Engine, world_dir: Path, url: str) -> None:

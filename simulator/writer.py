@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, Update, bindparam, create_engine, func, inspect, select
+from sqlalchemy import Engine, Update, bindparam, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from simulator.generate import (
@@ -34,8 +34,14 @@ UPDATABLE = {
 
 
 def connect(url: str) -> Engine:
-    """An engine on the POS database at ``url``."""
-    return create_engine(url)
+    """An engine on the POS database at ``url``; a missing driver is a RuntimeError naming
+    the package to install."""
+    try:
+        return create_engine(url)
+    except ImportError as error:
+        from ingestion.pos import missing_driver
+
+        raise missing_driver(url, error) from error
 
 
 def existing_tables(engine: Engine) -> list[str]:
@@ -80,6 +86,7 @@ def write_rows(conn: Connection, inserts: dict[str, list[dict]]) -> None:
         rows = inserts.get(name)
         if rows:
             conn.execute(TABLES[name].insert(), rows)
+    advance_sequences(conn)
 
 
 def write_day(conn: Connection, changes: DayChanges) -> None:
@@ -89,6 +96,25 @@ def write_day(conn: Connection, changes: DayChanges) -> None:
         rows = changes.updates.get(name)
         if rows:
             conn.execute(_update_statement(name), rows)
+
+
+def advance_sequences(conn: Connection) -> None:
+    """Move each key's sequence past the largest key, so the POS itself can go on inserting.
+
+    The simulator writes its own ids. SQLite (rowid) and MySQL (AUTO_INCREMENT) continue
+    after the largest key by themselves; a Postgres SERIAL/IDENTITY column draws from a
+    sequence that explicit ids leave behind (the POS's next insert would collide with
+    ``orders_pkey``). Called in the transaction that wrote the rows."""
+    if conn.dialect.name != "postgresql":
+        return
+    for name, key in PRIMARY_KEYS.items():
+        conn.execute(
+            text(
+                "select setval(pg_get_serial_sequence(:table, :key), "
+                f"coalesce((select max({key}) from {name}), 0) + 1, false)"
+            ),
+            {"table": name, "key": key},
+        )
 
 
 def assign_payment_ids(changes: DayChanges, state: PosState) -> None:

@@ -15,7 +15,13 @@ import re
 import sys
 from pathlib import Path
 
-FORBIDDEN_NAMES = {"secrets.toml": "dlt secrets", ".env": "environment secrets"}
+import file_checks  # tools/, beside this script
+
+FORBIDDEN_NAMES = {
+    "secrets.toml": "dlt secrets",
+    ".env": "environment secrets",
+    "dashboard_users.yaml": "the dashboard's user file (password hashes)",
+}
 FORBIDDEN_SUFFIXES = {
     ".duckdb": "a DuckDB warehouse",
     ".duckdb.wal": "a DuckDB write-ahead log",
@@ -27,8 +33,10 @@ SECRET_PATTERNS = {
     "an AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "a GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})"),
     "a Slack token": re.compile(r"\bxox[abpors]-[A-Za-z0-9-]{10,}"),
+    "a password hash (bcrypt)": re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"),
     "a credential assigned a literal": re.compile(
-        r"""(?ix)\b[\w.]*(?:password|passwd|secret|token|api_?key|access_?key)\b\s*[:=]\s*
+        r"""(?ix)\b[\w.]*(?:password|passwd|secret|token|api_?key|access_?key|cookie_?key)\b
+        \s*[:=]\s*
         ["'](?![{$<])(?P<value>[^"'\s]{12,})["']"""
     ),
 }
@@ -67,12 +75,5 @@ def problems(path: Path) -> list[str]:
     return found
 
 
-def main(argv: list[str]) -> int:
-    found = [problem for arg in argv for problem in problems(Path(arg))]
-    for problem in found:
-        print(problem, file=sys.stderr)
-    return 1 if found else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(file_checks.run(problems, sys.argv[1:]))

@@ -22,6 +22,8 @@ import re
 import sys
 from pathlib import Path
 
+import file_checks  # tools/, beside this script
+
 # Written in pieces so that this file does not match itself.
 SLASH = "/"
 MACHINE_PATHS = re.compile(
@@ -54,12 +56,5 @@ def problems(path: Path) -> list[str]:
     ]
 
 
-def main(argv: list[str]) -> int:
-    found = [problem for name in argv for problem in problems(Path(name))]
-    for problem in found:
-        print(problem, file=sys.stderr)
-    return 1 if found else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(file_checks.run(problems, sys.argv[1:]))

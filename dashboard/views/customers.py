@@ -6,29 +6,17 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import number, percent, query
+from dashboard import data
+from dashboard.data import number, percent
 
-f = st.session_state["filters"]
-labels = st.session_state["store_labels"]
+access, f, labels = data.page_context()
 st.title("Customers")
 st.caption(
     f"Weeks (Monday to Sunday) that start between {f.start:%d %b %Y} and {f.end:%d %b %Y} or "
     "hold its first day · a review counts in the week it was posted"
 )
 
-weekly = query(
-    """
-    select store_code, week_start_date, reviews, average_rating, low_rating_share_pct,
-        response_rate_pct, average_hours_to_first_reply, complaints, top_complaint_tags
-    from marts.rpt_store_satisfaction_weekly
-    where store_code in (select unnest(?::varchar[]))
-        and week_start_date between date_trunc('week', ?::date) and ?
-    order by week_start_date, store_code
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+weekly = data.satisfaction_weekly(access, f)
 if weekly.empty or weekly["reviews"].sum() == 0:
     st.info("No reviews for this store and range.")
     st.stop()
@@ -98,20 +86,7 @@ for col, field, title in (
 left, right = st.columns(2)
 with left:
     st.subheader("Top complaints")
-    tags = query(
-        """
-        select tag_label, aspect, sum(complaint_reviews) as reviews
-        from marts.rpt_complaint_tags_weekly
-        where store_code in (select unnest(?::varchar[]))
-            and week_start_date between date_trunc('week', ?::date) and ?
-        group by tag_label, aspect
-        order by reviews desc, tag_label
-        limit 8
-        """,
-        f.store_list,
-        f.start,
-        f.end,
-    )
+    tags = data.complaint_tags(access, f)
     if tags.empty:
         st.info("No complaints in this range.")
     else:

@@ -6,30 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import money, number, query
+from dashboard import data
+from dashboard.data import money, number
 
-f = st.session_state["filters"]
-labels = st.session_state["store_labels"]
+access, f, labels = data.page_context()
 st.title("Inventory")
 
-cover = query(
-    """
-    select store_code, ingredient_name, unit, as_of_date, closing_quantity, daily_use,
-        days_of_cover, runs_out_date, reorder_point, is_below_reorder_point, runs_out_rank
-    from marts.rpt_stock_cover
-    where store_code in (select unnest(?::varchar[])) and runs_out_rank <= 10
-    order by days_of_cover, runs_out_rank, store_code
-    """,
-    f.store_list,
-)
-below = query(
-    """
-    select count(*) as ingredients
-    from marts.rpt_stock_cover
-    where store_code in (select unnest(?::varchar[])) and is_below_reorder_point
-    """,
-    f.store_list,
-)
+cover = data.stock_cover(access, f)
+below = data.below_reorder_point(access, f)
 st.subheader("Running out soonest")
 if cover.empty:
     st.info("No stock counts for this store yet.")
@@ -83,18 +67,7 @@ st.subheader("Waste by reason")
 st.caption(
     f"{f.start:%a %d %b %Y} – {f.end:%a %d %b %Y} · valued at the supplier's price of the day"
 )
-waste = query(
-    """
-    select waste_reason, currency, count(*) as lines, sum(waste_cost) as waste_cost
-    from marts.fct_waste
-    where store_code in (select unnest(?::varchar[])) and waste_date between ? and ?
-    group by waste_reason, currency
-    order by waste_cost desc
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+waste = data.waste(access, f)
 if waste.empty:
     st.info("No waste recorded for this store and range.")
     st.stop()

@@ -6,27 +6,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import money, number, percent, query
+from dashboard import data
+from dashboard.data import money, number, percent
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
-f = st.session_state["filters"]
-labels = st.session_state["store_labels"]
+access, f, labels = data.page_context()
 st.title("Sales")
 st.caption(f"{f.start:%a %d %b %Y} – {f.end:%a %d %b %Y} · net sales are after refunds")
 
-daily = query(
-    """
-    select store_code, sales_date, currency, orders, net_sales, average_order_value,
-        net_sales_7d_average
-    from marts.rpt_sales_trend_daily
-    where store_code in (select unnest(?::varchar[])) and sales_date between ? and ?
-    order by store_code, sales_date
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+daily = data.sales_daily(access, f)
 if daily.empty:
     st.info("No sales for this store and range.")
     st.stop()
@@ -83,18 +72,7 @@ st.caption(
 )
 
 left, right = st.columns(2)
-products = query(
-    """
-    select product_name, category, size, currency, sum(units_sold) as units_sold,
-        sum(line_sales) as line_sales
-    from marts.rpt_product_sales_daily
-    where store_code in (select unnest(?::varchar[])) and sales_date between ? and ?
-    group by product_name, category, size, currency
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+products = data.product_sales(access, f)
 products["product"] = products["product_name"] + products["size"].map(
     lambda s: f" ({s})" if isinstance(s, str) and s else ""
 )
@@ -113,18 +91,7 @@ with right:
     st.table(worst[list(shown)].rename(columns=shown), hide_index=True, width="stretch")
 st.caption("By units sold over the range; sales are line totals after discounts, before refunds.")
 
-hourly = query(
-    """
-    select day_of_week, hour_of_day, order_channel, currency, sum(orders) as orders,
-        sum(net_sales) as net_sales
-    from marts.rpt_sales_by_hour
-    where store_code in (select unnest(?::varchar[])) and sales_date between ? and ?
-    group by day_of_week, hour_of_day, order_channel, currency
-    """,
-    f.store_list,
-    f.start,
-    f.end,
-)
+hourly = data.sales_by_hour(access, f)
 heat_col, mix_col = st.columns([3, 2])
 with heat_col:
     st.subheader("Orders by hour and weekday")

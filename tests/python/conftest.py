@@ -101,8 +101,12 @@ def _renders_a_local_page(browser) -> None:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "index.html").write_text("<h1 id='t'>myPizza</h1>")
 
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
         def handler(*args):
-            return http.server.SimpleHTTPRequestHandler(*args, directory=folder)
+            return Quiet(*args, directory=folder)
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()

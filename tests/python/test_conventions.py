@@ -9,7 +9,6 @@ machine (tools/check_machine_paths.py, also a pre-commit hook).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,10 +76,9 @@ def test_a_model_without_a_primary_key_test_fails_the_conventions(
     manifest["child_map"].pop(model, None)
     (tmp_path / "target").mkdir()
     (tmp_path / "target" / "manifest.json").write_text(json.dumps(manifest))
-    config = tmp_path / "dbt-bouncer.yml"
-    shutil.copyfile(REPO / "dbt-bouncer.yml", config)
     bouncer = subprocess.run(
-        [str(BIN / "dbt-bouncer"), "run", "--config-file", str(config), "--only", "manifest_checks"]
+        [str(BIN / "dbt-bouncer"), "run", "--config-file", "dbt-bouncer.yml"]
+        + ["--only", "manifest_checks"]
         + ["--check", "check_model_has_unique_test,check_model_has_primary_key_test"],
         cwd=REPO,
         env={**built_world.vars, "DBT_PROJECT_DIR": str(tmp_path)},

@@ -1,16 +1,20 @@
-"""The same dbt project on Apache Spark (dbt-spark, a local Spark session), proven equal to
+"""The same dbt project on a real Spark cluster, reading the lake dlt wrote, proven equal to
 DuckDB on one small world.
 
-The world is simulated, loaded into a real DuckDB warehouse and built there with
-`dbt build`; the warehouse's raw schemas are exported to Parquet and `dbt build --target
-spark` builds the same world again, the raw tables registered over the export by the
-project's on-run-start hook. Every mart (every table of the `marts` schema, whoever added
-it) must come out the same on both engines, compared exactly: row count and, per column,
-non-null values, sum of numbers, true booleans, a checksum of strings, first, last and
-summed days and instants (mypizza.spark). Spark's marts are measured on the Parquet files
-it wrote, by DuckDB with the same query as DuckDB's own: only the data can differ.
+A standalone master, a worker and a Spark Connect server start on free 127.0.0.1 ports
+(`mypizza spark up`'s code, mypizza/spark.py). Meanwhile a small world is simulated and
+every source is loaded twice over: into a DuckDB warehouse's raw schemas (dlt merges) and
+into a Parquet lake (dlt's filesystem destination, which appends); then the world moves on
+(new rows, and updates to old ones) and both are loaded again, so the lake holds several
+versions of some rows. `dbt build --target spark` runs over Spark Connect, its sources
+registered over the lake with the latest version of each key resolved in SQL
+(macros/lake/); `dbt build --target prod` runs on the DuckDB warehouse. Every mart (every
+table of the `marts` schema, whoever added it) must come out the same, compared exactly:
+row count and, per column, non-null values, sum of numbers, true booleans, a checksum of
+strings, first, last and summed days and instants (mart_profiles). Spark's marts are
+measured on the Parquet files it wrote, by DuckDB with the same query as DuckDB's own.
 
-Needs `make setup-spark` (pyspark, dbt-spark, Java 17): skipped without pyspark, unless
+Needs `make setup-spark` (pyspark, dbt-spark) and Java 17: skipped without pyspark, unless
 MYPIZZA_REQUIRE_SPARK is set (`make test-spark` sets it), which turns the skip into a failure.
 """
 
@@ -18,33 +22,30 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
-import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pytest
+from support import BIN, REPO
 
 if os.environ.get("MYPIZZA_REQUIRE_SPARK"):
     import pyspark  # noqa: F401  (fails loudly: make setup-spark installs it)
 else:
     pytest.importorskip("pyspark", reason="Spark extras missing: run `make setup-spark`")
 
-from mypizza.spark import (  # noqa: E402
-    compare_profiles,
-    export_raw,
-    profile_duckdb,
-    profile_parquet,
-    spark_tables_dir,
-)
+from mart_profiles import compare_profiles, profile_duckdb, profile_parquet  # noqa: E402
+
+from mypizza.spark import Cluster  # noqa: E402
 
 # pyspark 4.3 warns about pandas 3 on import; nothing here goes through pandas
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 # the marts of the sales and core areas; marts added later are compared too
 KNOWN_MARTS = {
     "dim_customers",
@@ -57,27 +58,53 @@ KNOWN_MARTS = {
 }
 
 
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
 @dataclass
 class Builds:
-    """One world built on both engines, each with its own dbt target folder."""
+    """One world, loaded into DuckDB and into the lake, built on both engines."""
 
     root: Path
     env: dict[str, str]
+    cluster: Cluster
     seconds: dict[str, float] = field(default_factory=dict)
-    exported: dict[str, int] = field(default_factory=dict)
+    memory: dict[str, int] = field(default_factory=dict)
 
     @property
     def warehouse(self) -> Path:
         return Path(self.env["MYPIZZA_WAREHOUSE"])
 
-    def start(self, step: str, *command: str, target_dir: Path | None = None) -> Callable:
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    def lake_env(self) -> dict[str, str]:
+        """The same world landed in the lake: its own pipeline state (beside a warehouse
+        file that is never written), MYPIZZA_RAW=lake."""
+        return {
+            "MYPIZZA_WAREHOUSE": str(self.root / "lakehouse" / "state.duckdb"),
+            "MYPIZZA_RAW": "lake",
+            "DESTINATION__LAKE__BUCKET_URL": str(self.lake),
+        }
+
+    def start(
+        self, step: str, *command: str, extra: dict[str, str] | None = None, measure: bool = False
+    ) -> Callable:
         """Start ``command``; the function returned waits for it and asserts it passed
-        (or, with ``stop=True``, ends it)."""
-        env = dict(self.env)
-        if target_dir is not None:
-            env["DBT_TARGET_PATH"] = str(target_dir)
+        (or, with ``stop=True``, ends it). With ``measure``, its peak memory is kept."""
+        env = {**self.env, **(extra or {})}
         log = self.root / f"{step.replace(' ', '-')}.log"
         started = time.perf_counter()
+        if measure:
+            command = ("/usr/bin/time", "-f", "%M", "-o", str(log.with_suffix(".rss")), *command)
         with log.open("w") as out:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
 
@@ -91,11 +118,13 @@ class Builds:
             assert returncode == 0, (
                 f"{step} failed (exit {returncode}): {' '.join(command)}\n{log.read_text()[-8000:]}"
             )
+            if measure:
+                self.memory[step] = int(log.with_suffix(".rss").read_text().split()[-1]) * 1024
 
         return finish
 
-    def run(self, step: str, *command: str, target_dir: Path | None = None) -> None:
-        self.start(step, *command, target_dir=target_dir)()
+    def run(self, step: str, *command: str, extra: dict[str, str] | None = None) -> None:
+        self.start(step, *command, extra=extra)()
 
     def run_results(self, engine: str) -> dict[str, str]:
         data = json.loads((self.root / f"target-{engine}" / "run_results.json").read_text())
@@ -107,45 +136,85 @@ def builds(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Builds]:
     root = tmp_path_factory.mktemp("spark")
+    master, ui, connect = free_ports(3)
+    cluster = Cluster(
+        home=root / "spark",
+        master_port=master,
+        ui_port=ui,
+        connect_port=connect,
+        worker_cores=2,
+        cores_max=2,
+    )
     env = {
         **os.environ,
         "MYPIZZA_WORLD": str(root / "world"),
         "MYPIZZA_WAREHOUSE": str(root / "warehouse" / "mypizza.duckdb"),
-        "MYPIZZA_SPARK_RAW": str(root / "raw"),
-        "MYPIZZA_SPARK_DIR": str(root / "spark"),
         "DBT_LOG_PATH": str(root / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         "DO_NOT_TRACK": "1",
         "SPARK_LOCAL_IP": "127.0.0.1",  # no network beyond this machine
     }
-    env.pop("MYPIZZA_DBT_TARGET", None)
-    b = Builds(root, env)
-    mypizza, dbt = str(BIN / "mypizza"), str(BIN / "dbt")
-    world = ["--stores", "2", "--days", "14", "--start", "2026-03-02", "--seed", "7"]
-    b.run("simulate", mypizza, "simulate", *world)
-    b.run("ingest", mypizza, "ingest", "all")
-    started = time.perf_counter()
-    b.exported = export_raw(b.warehouse, root / "raw")
-    b.seconds["export"] = time.perf_counter() - started
-    # the two builds side by side: Spark reads the export, DuckDB its own warehouse
-    spark_build = b.start(
-        "spark build", dbt, "build", "--target", "spark", target_dir=root / "target-spark"
-    )
+    for name in ("MYPIZZA_DBT_TARGET", "MYPIZZA_RAW", "DESTINATION__LAKE__BUCKET_URL"):
+        env.pop(name, None)
+    b = Builds(root, env, cluster)
+    # the cluster starts while the world is simulated and loaded
+    failure: list[BaseException] = []
+
+    def start_cluster() -> None:
+        started = time.perf_counter()
+        try:
+            # ~30 s on an idle machine; a shared one has taken over 10 minutes
+            cluster.up(timeout=900, say=lambda _: None)
+        except BaseException as error:
+            failure.append(error)
+        b.seconds["cluster up"] = time.perf_counter() - started
+
+    starter = threading.Thread(target=start_cluster)
+    starter.start()
     try:
-        b.run("duckdb build", dbt, "build", "--target", "prod", target_dir=root / "target-duckdb")
-    except BaseException:
-        spark_build(stop=True)
-        raise
-    spark_build()
-    yield b
-    # how long each step took, on the terminal even with -q
+        mypizza, dbt = str(BIN / "mypizza"), str(BIN / "dbt")
+        world = ["--stores", "2", "--days", "11", "--start", "2026-03-02", "--seed", "7"]
+        b.run("simulate", mypizza, "simulate", *world)
+        b.run("ingest", mypizza, "ingest", "all")
+        b.run("ingest lake", mypizza, "ingest", "all", extra=b.lake_env())
+        # the world moves on: new orders, and updates to old ones, appended to the lake
+        b.run("simulate more", mypizza, "simulate", "--days", "3")
+        b.run("ingest again", mypizza, "ingest", "all")
+        b.run("ingest lake again", mypizza, "ingest", "all", extra=b.lake_env())
+        starter.join()
+        if failure:
+            raise failure[0]
+        spark_env = {
+            **b.lake_env(),
+            "SPARK_REMOTE": cluster.remote,
+            "DBT_TARGET_PATH": str(root / "target-spark"),
+        }
+        spark_build = b.start(
+            "spark build", dbt, "build", "--target", "spark", extra=spark_env, measure=True
+        )
+        try:
+            duckdb_env = {"DBT_TARGET_PATH": str(root / "target-duckdb")}
+            b.start(
+                "duckdb build", dbt, "build", "--target", "prod", extra=duckdb_env, measure=True
+            )()
+        except BaseException:
+            spark_build(stop=True)
+            raise
+        spark_build()
+        b.memory.update({f"cluster {k}": v for k, v in cluster.peak_memory().items()})
+        yield b
+    finally:
+        starter.join()
+        cluster.down(say=lambda _: None)
+    # how long each step took and what memory it peaked at, on the terminal even with -q
     plugins = request.config.pluginmanager
     reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
             steps = ", ".join(f"{step} {s:.0f} s" for step, s in b.seconds.items())
-            reporter.write_line(f"\n[test_spark] {steps}")
+            peaks = ", ".join(f"{k} {v / 2**20:,.0f} MB" for k, v in b.memory.items())
+            reporter.write_line(f"\n[test_spark] {steps}\n[test_spark] peak RSS: {peaks}")
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +222,37 @@ def profiles(builds: Builds) -> dict[str, dict]:
     """Every mart measured on both builds; Spark's are its Parquet files, read by DuckDB
     with the same query, so nothing but the data can differ."""
     started = time.perf_counter()
-    spark_marts = spark_tables_dir(REPO, env=builds.env) / "marts.db"
+    spark_marts = builds.cluster.tables_dir / "marts.db"
     result = {"duckdb": profile_duckdb(builds.warehouse), "spark": profile_parquet(spark_marts)}
     builds.seconds["profiles"] = time.perf_counter() - started
     return result
+
+
+def test_the_cluster_ran_the_build(builds: Builds) -> None:
+    # master, worker and Connect server were up, and the worker ran an executor for it
+    roles = set(builds.memory)
+    assert {"cluster master", "cluster worker-1", "cluster connect"} <= roles, roles
+    assert any(r.startswith("cluster executor") for r in roles), roles
+    # dbt spoke to the Connect server: no Spark of its own (a JVM) in the dbt process
+    assert builds.memory["spark build"] < builds.memory["cluster connect"]
+    # ... and Spark wrote the marts in the cluster's warehouse folder
+    assert (builds.cluster.tables_dir / "marts.db" / "fct_orders").is_dir()
+
+
+def test_the_lake_appends_every_load(builds: Builds) -> None:
+    """The lake keeps what each load brought: updated rows are there twice or more, which
+    the sources' views resolve (the marts' equality below proves they resolve right)."""
+    with duckdb.connect() as con:
+        orders = builds.lake / "raw_pos" / "orders" / "*.parquet"
+        loads, rows, keys = con.execute(
+            f"select count(distinct _dlt_load_id), count(*), count(distinct order_id) "
+            f"from read_parquet('{orders}')"
+        ).fetchone()
+    with duckdb.connect(str(builds.warehouse), read_only=True) as con:
+        (merged,) = con.execute("select count(*) from raw_pos.orders").fetchone()
+    assert loads == 2
+    assert keys == merged  # every order of the merged table, and no other
+    assert rows > keys  # the second load brought new versions of orders it had
 
 
 def test_spark_build_passes_every_node_duckdb_builds(builds: Builds) -> None:
@@ -200,8 +296,11 @@ def test_the_comparison_is_not_trivial(builds: Builds, profiles: dict[str, dict]
         assert any(sums.values()), f"{name}: nothing to compare but the row count: {measures}"
     orders, lines = marts["fct_orders"], marts["fct_order_items"]
     # every POS order and line is in the sales marts (beside other sources' orders)
-    assert orders["count"] >= builds.exported["raw_pos.orders"] > 1000
-    assert lines["count"] >= builds.exported["raw_pos.order_items"]
+    with duckdb.connect(str(builds.warehouse), read_only=True) as con:
+        (pos_orders,) = con.execute("select count(*) from raw_pos.orders").fetchone()
+        (pos_lines,) = con.execute("select count(*) from raw_pos.order_items").fetchone()
+    assert orders["count"] >= pos_orders > 1000
+    assert lines["count"] >= pos_lines
     assert orders["sum(order_total)"] == lines["sum(line_total)"] > 10_000
     assert orders["true(is_voided)"] > 0 and orders["true(is_refunded)"] > 0
     assert orders["sum(refund_amount)"] > 0
