@@ -172,6 +172,12 @@ def _source(name: str) -> Any:
     from ingestion.inventory import inventory_source
     from ingestion.pos import pos_source
 
+    if name == "iot":
+        # the MQTT resource reads its broker session only when it runs: no broker needed to
+        # describe it (the load itself runs inside the world's broker context)
+        from ingestion.iot import iot_source
+
+        return iot_source(None)
     make = {
         "pos": pos_source,
         "inventory": inventory_source,
