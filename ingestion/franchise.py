@@ -44,7 +44,7 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import known_sections
 from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config
-from dlt.sources import DltResource, DltSource
+from dlt.sources import DltResource
 from dlt.sources.filesystem import filesystem
 
 EXPORTS_TABLE = "exports"
@@ -375,8 +375,3 @@ def franchise(bucket_url: str | None = None, encoding: str = "cp1252") -> DltRes
         create_table_variant=True,
     )
     return resource
-
-
-def franchise_source(bucket_url: str | None = None, **kwargs: Any) -> DltSource:
-    """The franchise source, with the bucket from the caller or else from dlt config."""
-    return franchise(bucket_url=bucket_url, **kwargs)

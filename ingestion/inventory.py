@@ -47,7 +47,7 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import known_sections
 from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
-from dlt.sources import DltResource, DltSource
+from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 
 FILES_TABLE = "files"
@@ -440,8 +440,3 @@ def inventory(
     resource = files | read_inventory_files
     _apply_table_hints(resource)
     return resource
-
-
-def inventory_source(bucket_url: str | None = None, **kwargs: Any) -> DltSource:
-    """The inventory source, with the bucket from the caller or else from dlt config."""
-    return inventory(bucket_url=bucket_url, **kwargs)
