@@ -77,12 +77,20 @@ def _unreachable(source: str, error: BaseException) -> SourceFailed | None:
         isinstance(error, OSError) and error.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH)
     )
     if refused or type(error).__name__ in ("EndpointConnectionError", "ConnectTimeoutError"):
-        return SourceFailed(
-            f"source {source}: cannot connect ({_first_line(error)}), after retrying. "
-            f"Check that the system is up and the source's settings under [sources.{source}].",
-            source,
-        )
-    return None
+        how = f"cannot connect ({_first_line(error)})"
+    elif isinstance(error, TimeoutError) or type(error).__name__ in TIMEOUTS:
+        how = f"no answer in time ({_first_line(error)})"
+    else:
+        return None
+    return SourceFailed(
+        f"source {source}: {how}, after retrying. Check that the system is up and the "
+        f"source's settings under [sources.{source}].",
+        source,
+    )
+
+
+# timeouts of the object-store clients (botocore, aiohttp) that are not TimeoutErrors
+TIMEOUTS = ("ReadTimeoutError", "SocketTimeoutError", "ServerTimeoutError")
 
 
 def _missing_bucket(source: str, error: BaseException) -> SourceFailed | None:
