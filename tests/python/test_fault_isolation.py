@@ -141,6 +141,8 @@ class Night:
             capture_output=True,
             text=True,
         )
+        log = [self.out, self.err, self.status.stdout, self.status.stderr]
+        (env.root / f"{name}.log").write_text("\n".join(log))  # for whoever debugs it
 
     def gave_up_after(self, source: str) -> float:
         (seconds,) = re.findall(rf"{source}: NOT LOADED \(gave up after ([\d.]+) s\)", self.out)
