@@ -164,7 +164,8 @@ def load(
 def _check_bucket(source: str, bucket_url: str | None) -> None:
     """A source read from a bucket (``bucket_url`` in its config) needs the bucket to exist:
     listing a missing one finds no files, which would look like a quiet day."""
-    url = bucket_url or dlt.config.get(f"sources.{source}.bucket_url")
+    key = f"sources.{source}.bucket_url"
+    url = bucket_url or dlt.config.get(key) or dlt.secrets.get(key)
     if not url:
         return
     from dlt.common.configuration import resolve_configuration

@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+import file_checks  # tools/, beside this script
+
 FORBIDDEN_NAMES = {"secrets.toml": "dlt secrets", ".env": "environment secrets"}
 FORBIDDEN_SUFFIXES = {
     ".duckdb": "a DuckDB warehouse",
@@ -67,12 +69,5 @@ def problems(path: Path) -> list[str]:
     return found
 
 
-def main(argv: list[str]) -> int:
-    found = [problem for arg in argv for problem in problems(Path(arg))]
-    for problem in found:
-        print(problem, file=sys.stderr)
-    return 1 if found else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(file_checks.run(problems, sys.argv[1:]))

@@ -1,5 +1,9 @@
 """The analyst's day: edit a model, build only it and what depends on it, never touch prod.
 
+The analyst's natural command, `dbt build --target dev -s fct_orders+`, as typed on a fresh
+dev file: what it does not build is read from production (the dev target's default
+deferral, macros/dev/dev_reads_production.sql).
+
 One slim CI run (`make ci-changed`, the dev target on a throw-away file) in a scratch copy of
 the project with one staging model edited, against a production that is busy: a pipeline
 holds the live warehouse file (DuckDB's write lock plus mypizza's writer lock) for the whole
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, Env
+from support import DBT, REPO, Env
 
 from mypizza.warehouse import WarehouseBusy, writer_lock
 
@@ -66,7 +70,7 @@ def _scratch_project(dest: Path) -> Path:
     for name in ("dbt_project.yml", "profiles.yml", "Makefile", "mk/dev.mk"):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
-    skip = shutil.ignore_patterns("python", "artifacts", "__pycache__", "*.pyc")
+    skip = shutil.ignore_patterns("python", "data", "artifacts", "__pycache__", "*.pyc")
     for folder in ("models", "macros", "seeds", "snapshots", "tests", "analyses"):
         if (REPO / folder).is_dir():
             shutil.copytree(REPO / folder, dest / folder, ignore=skip)
@@ -191,3 +195,89 @@ def test_dev_build_works_while_a_pipeline_holds_production(
     # the pipeline's own work went on untouched
     with duckdb.connect(str(slim_run.prod), read_only=True) as live:
         assert live.execute("select x from main.pipeline_in_progress").fetchall() == [(1,)]
+
+
+# ---------------------------------------------------------------- the natural command
+NATURAL = ("build", "--target", "dev", "-s", "fct_orders+")
+
+
+@dataclass
+class NaturalRun:
+    dev_file: Path
+    published: Path
+    result: subprocess.CompletedProcess[str]
+    target: Path
+
+
+@pytest.fixture(scope="module")
+def natural_run(built_world: Env, tmp_path_factory: pytest.TempPathFactory) -> NaturalRun:
+    """`dbt build --target dev -s fct_orders+` exactly as typed, from the repository root,
+    after a production build (a copy of built_world's published warehouse), on a fresh dev
+    file: the default one, <warehouse folder>/dev_<user>.duckdb."""
+    root = tmp_path_factory.mktemp("natural")
+    prod = root / "warehouse" / "mypizza.duckdb"
+    published = prod.with_name("mypizza.published.duckdb")
+    prod.parent.mkdir(parents=True)
+    shutil.copyfile(built_world.published, published)
+    target = root / "target"
+    target.mkdir()
+    # dbt's partial parse of the same project, as an analyst's own target/ would hold it
+    shutil.copyfile(built_world.target / "partial_parse.msgpack", target / "partial_parse.msgpack")
+    env = {
+        **built_world.vars,
+        "MYPIZZA_WAREHOUSE": str(prod),
+        "MYPIZZA_DEV_USER": "ana",
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(root / "logs"),
+    }
+    env.pop("MYPIZZA_DEV_DUCKDB", None)
+    result = subprocess.run([DBT, *NATURAL], cwd=REPO, env=env, capture_output=True, text=True)
+    return NaturalRun(prod.with_name("dev_ana.duckdb"), published, result, target)
+
+
+def test_the_natural_dev_command_works_as_typed_on_a_fresh_file(natural_run: NaturalRun) -> None:
+    result = natural_run.result
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    done = [line for line in result.stdout.splitlines() if "Done. PASS=" in line]
+    assert done and "ERROR=0" in done[0] and "SKIP=0" in done[0], done
+    results = json.loads((natural_run.target / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    # fct_orders' unit test read its input, int_orders_unioned, from production
+    units = [n for n in statuses if n.startswith("unit_test.mypizza.fct_orders.")]
+    assert units and all(statuses[n] == "pass" for n in units)
+    manifest = json.loads((natural_run.target / "manifest.json").read_text())
+    built = {n for n in statuses if n.startswith("model.")}
+    assert built == {
+        n for n in _descendants(manifest, "model.mypizza.fct_orders") if n.startswith("model.")
+    }
+    assert set(statuses.values()) <= {"success", "pass", "no-op"}
+
+
+def test_the_natural_dev_command_builds_only_the_selection_and_reads_the_rest(
+    natural_run: NaturalRun, built_world: Env
+) -> None:
+    assert natural_run.result.returncode == 0
+    with duckdb.connect(str(natural_run.dev_file), read_only=True) as dev:
+        dev.execute(f"attach '{natural_run.published}' as mypizza (read_only)")
+        kinds = dict(
+            dev.execute(
+                "select table_schema || '.' || table_name, table_type"
+                " from information_schema.tables where table_catalog = 'dev_ana'"
+            ).fetchall()
+        )
+        # the selection was built here, as tables; its parents are views of production
+        assert kinds["marts.fct_orders"] == "BASE TABLE"
+        assert kinds["marts.rpt_daily_store_sales"] == "BASE TABLE"
+        assert kinds["intermediate.int_orders_unioned"] == "VIEW"
+        assert kinds["marts.dim_stores"] == "VIEW"
+        # the dev build of fct_orders holds exactly production's rows
+        for one, other in (("dev_ana", "mypizza"), ("mypizza", "dev_ana")):
+            assert dev.execute(
+                f"select count(*) from (select * from {one}.marts.fct_orders"
+                f" except all select * from {other}.marts.fct_orders)"
+            ).fetchone() == (0,)
+        pos_orders = dev.execute(
+            "select count(*) from dev_ana.marts.fct_orders where source_system = 'mypizza_pos'"
+        ).fetchone()[0]
+    with sqlite3.connect(built_world.world / "pos.sqlite") as pos:
+        assert pos.execute("select count(*) from orders").fetchone()[0] == pos_orders
