@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dlt
-from dlt.sources import DltSource
 from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_database
 
@@ -352,10 +351,3 @@ def _split_rows(
     bad_rows = {i for i, _ in bad}
     good = [row for i, row in enumerate(rows) if i not in bad_rows]
     return good, [{**rows[i], "quarantine_rule": rule} for i, rule in bad]
-
-
-def pos_source(credentials: str | None = None, **kwargs) -> DltSource:
-    """The POS source, with credentials from the caller or else from dlt config."""
-    if credentials is None:
-        return pos(**kwargs)
-    return pos(credentials=credentials, **kwargs)
