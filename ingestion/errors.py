@@ -10,8 +10,11 @@ does not recognise still gets one line (the innermost error), never a traceback.
 
 from __future__ import annotations
 
+import ast
 import errno
+import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 
 class SourceFailed(RuntimeError):
@@ -40,16 +43,34 @@ def _setting(source: str, key: str) -> str:
     return f"SOURCES__{source.upper()}__{key.upper()} (or `{key}` under [sources.{source}])"
 
 
+def describe_type(column: dict[str, Any]) -> str:
+    """A dlt column's type in words: ``bigint``, ``text``, ``timestamp with time zone``,
+    ``decimal(10,2)``."""
+    data_type = column.get("data_type") or "unknown"
+    if data_type in ("timestamp", "time") and column.get("timezone") is not None:
+        return f"{data_type} {'with' if column['timezone'] else 'without'} time zone"
+    if column.get("precision") is not None:
+        scale = column.get("scale")
+        return f"{data_type}({column['precision']}{'' if scale is None else f',{scale}'})"
+    return data_type
+
+
 def _type_change(source: str, error: BaseException) -> SourceFailed | None:
     from dlt.common.schema.exceptions import DataValidationError
 
     if not isinstance(error, DataValidationError):
         return None
     existing = (error.table_schema or {}).get("columns", {}).get(error.column_name, {})
-    was = existing.get("data_type", "?")
+    was = describe_type(existing) if existing.get("data_type") else "?"
+    # dlt names the incoming column only in its message: "... Incoming column: {...}."
+    incoming = re.search(r"Incoming column: (\{.*?\})\.", str(error))
+    try:
+        now = describe_type(ast.literal_eval(incoming.group(1))) if incoming else "?"
+    except (ValueError, SyntaxError):
+        now = "?"
     return SchemaContractError(
         f"source {source}, table {error.table_name}, column {error.column_name}: "
-        f"its type changed (was {was}; rule: column types are frozen, "
+        f"its type changed (was {was}, now {now}; rule: column types are frozen, "
         f"{error.schema_entity}={error.contract_mode}). Nothing of this load was "
         "written; fix the source or migrate the raw column, then run again.",
         source,

@@ -289,6 +289,7 @@ def _ledger(
         )
     return [tuple(row) for row in rows]
 
+
 def load_iot(warehouse: Path, progress: str | None = "log", **config: object) -> LoadResult:
     """Drain the kitchen devices' MQTT session into ``raw_iot``: batch after batch until no
     message came for the idle timeout, each batch acknowledged to the broker only after the

@@ -217,28 +217,6 @@ def _require_tables(
     )
 
 
-def describe_type(column: dict[str, Any]) -> str:
-    """A dlt column's type in words: ``bigint``, ``text``, ``timestamp with time zone``,
-    ``decimal(10,2)``."""
-    data_type = column.get("data_type") or "unknown"
-    if data_type in ("timestamp", "time") and column.get("timezone") is not None:
-        return f"{data_type} {'with' if column['timezone'] else 'without'} time zone"
-    if column.get("precision") is not None:
-        scale = column.get("scale")
-        return f"{data_type}({column['precision']}{'' if scale is None else f',{scale}'})"
-    return data_type
-
-
-def incoming_type(source: DltSource, table: str, column: str) -> str | None:
-    """The type the POS now gives ``table.column`` (as its database declares it), in words;
-    None when the source does not know the column."""
-    resource = source.resources.get(table)
-    if resource is None:
-        return None
-    spec = resource.compute_table_schema().get("columns", {}).get(column)
-    return describe_type(spec) if spec else None
-
-
 def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], Iterator[Any]]:
     """Split each batch of one table's extraction: rows with a null key, and all but the
     latest of rows sharing a key (a source that declares a key it does not enforce), go to
