@@ -73,26 +73,30 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- build
 def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
     """dbt build, docs, then publish the finished warehouse for readers."""
+    from mypizza import nightly
     from mypizza.dbt_runner import run_dbt
     from mypizza.prod_state import keep_prod_state
 
-    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported.
-    build_args = ["build", "--target", "prod"] + (["--full-refresh"] if full_refresh else [])
-    _say("dbt " + " ".join(build_args))
-    build = run_dbt(settings.repo, settings.target_dir, *build_args)
-    _say("dbt docs generate --static")
-    docs = run_dbt(
-        settings.repo,
-        settings.target_dir,
-        "docs",
-        "generate",
-        "--static",
-        "--target",
-        "prod",
-        quiet=True,
+    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
+    # only what the night's loads and the project's changes need (mypizza/nightly.py).
+    plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
+    _say(f"{plan.reason}\ndbt " + " ".join(plan.build_args))
+    build = run_dbt(settings.repo, settings.target_dir, *plan.build_args)
+    docs_needed = plan.docs_needed()
+    _say("dbt docs generate --static" if docs_needed else plan.docs_skipped())
+    docs = (
+        run_dbt(
+            settings.repo,
+            settings.target_dir,
+            *("docs", "generate", "--static", "--target", "prod"),
+            quiet=True,
+        )
+        if docs_needed
+        else plan.docs_skipped()
     )
     _say(f"published {publish(settings.warehouse)}")
     _say(f"kept its dbt state in {keep_prod_state(settings.target_dir, settings.warehouse)}")
+    plan.done(docs_generated=docs_needed)
     return [build, docs]
 
 
