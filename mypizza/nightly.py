@@ -106,25 +106,53 @@ def _source_names(manifest: dict) -> dict[str, set[str]]:
     return names
 
 
-def _strip(value: object) -> object:
-    """A manifest without what changes on every parse (timestamps, invocation ids)."""
-    if isinstance(value, dict):
-        return {
-            k: _strip(v)
-            for k, v in value.items()
-            if k not in ("metadata", "created_at", "generated_at", "invocation_id")
+# What the docs site shows of a node; compile-time fields (compiled SQL, the macros a
+# test resolved to) differ between a build, a selected build and `docs generate`.
+_NODE_FIELDS = (
+    "unique_id",
+    "checksum",
+    "description",
+    "columns",
+    "config",
+    "patch_path",
+    "tags",
+    "meta",
+    "docs",
+    "access",
+    "group",
+    "contract",
+    "constraints",
+    "relation_name",
+)
+
+
+def _docs_view(manifest: dict) -> dict:
+    """The part of a manifest the docs site is made of, without run-dependent fields."""
+    view: dict = {}
+    for kind in ("nodes", "sources"):
+        view[kind] = {
+            uid: {
+                **{f: node.get(f) for f in _NODE_FIELDS},
+                "depends_on": (node.get("depends_on") or {}).get("nodes"),
+            }
+            for uid, node in manifest.get(kind, {}).items()
         }
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
+    view["docs"] = {uid: d.get("block_contents") for uid, d in manifest.get("docs", {}).items()}
+    view["macros"] = {uid: m.get("macro_sql") for uid, m in manifest.get("macros", {}).items()}
+    for kind in ("exposures", "metrics", "semantic_models", "saved_queries", "groups"):
+        view[kind] = {
+            uid: {k: v for k, v in item.items() if k not in ("created_at", "metadata")}
+            for uid, item in manifest.get(kind, {}).items()
+        }
+    return view
 
 
 def project_fingerprint(manifest_path: Path) -> str | None:
-    """A hash of what the docs site shows: the manifest, timestamps left out."""
+    """A hash of what the docs site shows of the project (see _docs_view)."""
     manifest = _read_json(manifest_path)
     if manifest is None:
         return None
-    text = json.dumps(_strip(manifest), sort_keys=True, default=str)
+    text = json.dumps(_docs_view(manifest), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
