@@ -40,12 +40,20 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.specs import known_sections
-from dlt.common.storages.configuration import FilesystemConfiguration
-from dlt.common.storages.fsspec_filesystem import FileItemDict, fsspec_from_config
-from dlt.sources import DltResource, DltSource
+from dlt.common.configuration import configspec
+from dlt.common.storages.fsspec_filesystem import FileItemDict
+from dlt.sources import DltResource
+from dlt.sources.credentials import FileSystemCredentials
 from dlt.sources.filesystem import filesystem
+from fsspec import AbstractFileSystem
+
+from ingestion.buckets import (
+    BucketConfiguration,
+    FileRuleError,
+    decode_text,
+    ledger,
+    replace_on_key,
+)
 
 EXPORTS_TABLE = "exports"
 STORE_CODE = re.compile(r"[a-z0-9_-]+")
@@ -171,33 +179,13 @@ LINEAGE = {
 
 
 # ---------------------------------------------------------------- reading one export
-def _decode(data: bytes, spec: ExportFile, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ExportError(
-            spec.file_name,
-            line,
-            f"byte 0x{data[error.start]:02x} is not {encoding} text; the export must be "
-            f"written in {encoding}",
-        ) from None
-
-
 def read_export_file(data: bytes, spec: ExportFile, encoding: str = "cp1252") -> dict[str, list]:
     """The columns of one export file (values parsed, ``file_line_number`` added);
     ExportError naming the line and the problem when it breaks a rule."""
-    if not data.strip():
-        raise ExportError(spec.file_name, None, "the file is empty (not even a header)")
-    if not data.endswith(b"\n"):
-        last = data.count(b"\n") + 1
-        raise ExportError(
-            spec.file_name,
-            last,
-            "the last line does not end with a line break: the file was cut off "
-            "(truncated); send it again whole",
-        )
-    text = _decode(data, spec, encoding)
+    try:
+        text = decode_text(data, encoding, send_again="send it again")
+    except FileRuleError as error:
+        raise ExportError(spec.file_name, error.line, error.problem) from None
     reader = csv.reader(text.splitlines())
     header = next(reader)
     expected = list(spec.columns)
@@ -288,23 +276,26 @@ def _signature(items: list[FileItemDict]) -> list[list]:
     )
 
 
-def bucket_configuration(bucket_url: str | None = None) -> FilesystemConfiguration:
-    """The bucket URL and credentials from dlt config (section ``sources.franchise``)."""
-    explicit = {"bucket_url": bucket_url} if bucket_url else None
-    return resolve_configuration(
-        FilesystemConfiguration(),
-        sections=(known_sections.SOURCES, "franchise"),
-        explicit_value=explicit,
-    )
+@configspec
+class FranchiseConfiguration(BucketConfiguration):
+    """``sources.franchise``: the bucket (``bucket_url``, ``credentials``) and the exports'
+    text ``encoding``."""
+
+    encoding: str = "cp1252"
+    # dlt does not inherit a spec's type resolvers: the credentials' type by the URL's protocol
+    resolve_credentials_type = BucketConfiguration.resolve_credentials_type
 
 
-@dlt.source(name="franchise", section="franchise")
-def franchise(bucket_url: str | None = None, encoding: str = "cp1252") -> DltResource:
+@dlt.source(name="franchise", section="franchise", spec=FranchiseConfiguration)
+def franchise(
+    bucket_url: str = dlt.secrets.value,
+    credentials: FileSystemCredentials | AbstractFileSystem = dlt.secrets.value,
+    encoding: str = "cp1252",
+) -> DltResource:
     """The exports of the franchise stores changed since their last load, checked store by
-    store; a store that breaks a rule is rejected (see ``exports``), the others load."""
-    config = bucket_configuration(bucket_url)
-    client, _ = fsspec_from_config(config)
-    listing = filesystem(bucket_url=config.bucket_url, credentials=client, file_glob="*/*")
+    store; a store that breaks a rule is rejected (see ``exports``), the others load. Rows
+    merge on the store code and the export's id."""
+    listing = filesystem(bucket_url=bucket_url, credentials=credentials, file_glob="*/*")
 
     @dlt.resource(name="franchise_exports")
     def exports() -> Iterator[Any]:
@@ -351,32 +342,23 @@ def franchise(bucket_url: str | None = None, encoding: str = "cp1252") -> DltRes
             state[store_code] = signature
 
     resource = exports()
-    for spec in FILES:
-        resource.apply_hints(
-            table_name=spec.table,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            primary_key=["store_code", spec.key],
-            create_table_variant=True,
-        )
-    resource.apply_hints(
-        table_name=EXPORTS_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="store_code",
+    replace_on_key(resource, {spec.table: ["store_code", spec.key] for spec in FILES})
+    ledger(
+        resource,
+        EXPORTS_TABLE,
+        key="store_code",
         columns={
-            "store_code": {"data_type": "text", "nullable": False},
-            "status": {"data_type": "text", "nullable": False},
-            "file_name": {"data_type": "text", "nullable": True},
-            "line_number": {"data_type": "bigint", "nullable": True},
-            "problem": {"data_type": "text", "nullable": True},
-            "checked_at": {"data_type": "timestamp"},
-            "files": {"data_type": "text"},
-            **{f"{t}_rows": {"data_type": "bigint", "nullable": True} for t in TABLES},
+            "store_code": "text",
+            "status": "text",
+            "file_name": "text",
+            "line_number": "bigint",
+            "problem": "text",
+            "checked_at": "timestamp",
+            "files": "text",
+            **{f"{table}_rows": "bigint" for table in TABLES},
         },
-        create_table_variant=True,
     )
     return resource
 
 
-def franchise_source(bucket_url: str | None = None, **kwargs: Any) -> DltSource:
-    """The franchise source, with the bucket from the caller or else from dlt config."""
-    return franchise(bucket_url=bucket_url, **kwargs)
+franchise_source = franchise  # the name ingestion.pipelines loads it by

@@ -43,12 +43,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.specs import known_sections
-from dlt.common.storages.configuration import FilesystemConfiguration
-from dlt.common.storages.fsspec_filesystem import fsspec_from_config
-from dlt.sources import DltResource, DltSource
+from dlt.common.configuration import configspec
+from dlt.sources import DltResource
+from dlt.sources.credentials import FileSystemCredentials
 from dlt.sources.filesystem import FileItemDict, filesystem
+from fsspec import AbstractFileSystem
+
+from ingestion.buckets import (
+    BucketConfiguration,
+    FileRuleError,
+    decode_text,
+    ledger,
+    replace_on_key,
+)
 
 FILES_TABLE = "files"
 LINEAGE = {
@@ -63,7 +70,7 @@ DAY = r"(?P<day>\d{4}-\d{2}-\d{2})"
 STORE = r"(?P<store>[a-z0-9_-]+)"
 
 
-class InventoryFileError(ValueError):
+class InventoryFileError(FileRuleError):
     """A file of the bucket breaks a rule; the message says which and how to fix it."""
 
 
@@ -214,22 +221,8 @@ def _first_bad_row(data: bytes, kind: FileKind, column: str) -> int | None:
 
 
 def read_csv_file(data: bytes, kind: FileKind) -> pa.Table:
-    """The rows of a CSV file of ``kind``, typed; InventoryFileError if it breaks a rule."""
-    if not data.strip():
-        raise InventoryFileError("the file is empty (not even a header)")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InventoryFileError(
-            f"not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}): the bucket's "
-            "files are UTF-8; export it again as UTF-8"
-        ) from None
-    if not data.endswith(b"\n"):
-        raise InventoryFileError(
-            "the last line does not end with a line break: the file was cut off while "
-            "being written (truncated); upload it again whole"
-        )
+    """The rows of a CSV file of ``kind``, typed; FileRuleError if it breaks a rule."""
+    decode_text(data, "utf-8", send_again="upload it again")  # whole UTF-8 text
     first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip("\r")
     header = next(csv.reader([first_line]))
     expected = list(kind.columns)
@@ -345,7 +338,7 @@ def read_file(item: FileItemDict | dict[str, Any], data: bytes) -> tuple[FileKin
 def read_inventory_files(items: list[FileItemDict]) -> Iterator[Any]:
     """Read a page of listed files: rows to their kind's table, one ledger row per file."""
     tables: dict[str, list[pa.Table]] = {}
-    ledger = []
+    entries = []
     for item in items:
         entry = {
             "file_path": item["relative_path"],
@@ -364,84 +357,69 @@ def read_inventory_files(items: list[FileItemDict]) -> Iterator[Any]:
             kind, table = read_file(item, item.read_bytes() if kind else b"")
         except LookupError as error:
             entry.update(status="ignored", problem=str(error))
-        except InventoryFileError as error:
+        except FileRuleError as error:  # InventoryFileError too
             entry.update(status="quarantined", problem=str(error))
         else:
             entry["row_count"] = table.num_rows
             if table.num_rows:
                 tables.setdefault(kind.table, []).append(table)
-        ledger.append(entry)
+        entries.append(entry)
     for name, parts in tables.items():
         yield dlt.mark.with_table_name(pa.concat_tables(parts), name)
-    if ledger:
-        yield dlt.mark.with_table_name(ledger, FILES_TABLE)
+    if entries:
+        yield dlt.mark.with_table_name(entries, FILES_TABLE)
 
 
-def _apply_table_hints(resource: DltResource) -> None:
-    """Rows replace the rows of their file (merge key), keyed by file and row number."""
-    for name in TABLES:
-        resource.apply_hints(
-            table_name=name,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            primary_key=["file_path", "file_row_number"],
-            merge_key="file_path",
-            create_table_variant=True,
-        )
-    resource.apply_hints(
-        table_name=FILES_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="file_path",
-        columns={
-            "file_path": {"data_type": "text", "nullable": False},
-            "file_name": {"data_type": "text"},
-            "file_url": {"data_type": "text"},
-            "file_kind": {"data_type": "text", "nullable": True},
-            "status": {"data_type": "text", "nullable": False},
-            "problem": {"data_type": "text", "nullable": True},
-            "row_count": {"data_type": "bigint"},
-            "size_in_bytes": {"data_type": "bigint", "nullable": True},
-            "file_modified_at": {"data_type": "timestamp"},
-        },
-        create_table_variant=True,
-    )
+@configspec
+class InventoryConfiguration(BucketConfiguration):
+    """``sources.inventory``: the bucket (``bucket_url``, ``credentials``), which files to
+    list (``file_glob``) and how many to read and load as one batch (``files_per_page``)."""
+
+    file_glob: str | None = "**/*"
+    files_per_page: int = 200
+    # dlt does not inherit a spec's type resolvers: the credentials' type by the URL's protocol
+    resolve_credentials_type = BucketConfiguration.resolve_credentials_type
 
 
-def bucket_configuration(bucket_url: str | None = None) -> FilesystemConfiguration:
-    """The bucket URL and credentials from dlt config (section ``sources.inventory``);
-    the credentials' type follows the URL's protocol (none for a local folder)."""
-    explicit = {"bucket_url": bucket_url} if bucket_url else None
-    return resolve_configuration(
-        FilesystemConfiguration(),
-        sections=(known_sections.SOURCES, "inventory"),
-        explicit_value=explicit,
-    )
-
-
-@dlt.source(name="inventory", section="inventory")
+@dlt.source(name="inventory", section="inventory", spec=InventoryConfiguration)
 def inventory(
-    bucket_url: str | None = None,
+    bucket_url: str = dlt.secrets.value,
+    credentials: FileSystemCredentials | AbstractFileSystem = dlt.secrets.value,
     file_glob: str = "**/*",
     files_per_page: int = 200,
 ) -> DltResource:
     """The files of the inventory bucket changed since the last run, read and quarantined.
 
-    ``bucket_url`` and the credentials come from dlt config (``sources.inventory``) unless
-    ``bucket_url`` is given; ``file_glob`` narrows the files listed.
-    """
-    config = bucket_configuration(bucket_url)
-    client, _ = fsspec_from_config(config)
+    Rows replace the rows of their file (merge key ``file_path``), keyed by file and row
+    number; the ``files`` ledger holds one row per file, replaced when it is read again."""
     files = filesystem(
-        bucket_url=config.bucket_url,
-        credentials=client,
+        bucket_url=bucket_url,
+        credentials=credentials,
         file_glob=file_glob,
         files_per_page=files_per_page,
     )
     files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
     resource = files | read_inventory_files
-    _apply_table_hints(resource)
+    replace_on_key(
+        resource, dict.fromkeys(TABLES, ["file_path", "file_row_number"]), merge_key="file_path"
+    )
+    ledger(
+        resource,
+        FILES_TABLE,
+        key="file_path",
+        columns={
+            "file_path": "text",
+            "file_name": "text",
+            "file_url": "text",
+            "file_kind": "text",
+            "status": "text",
+            "problem": "text",
+            "row_count": "bigint",
+            "size_in_bytes": "bigint",
+            "file_modified_at": "timestamp",
+        },
+    )
     return resource
 
 
-def inventory_source(bucket_url: str | None = None, **kwargs: Any) -> DltSource:
-    """The inventory source, with the bucket from the caller or else from dlt config."""
-    return inventory(bucket_url=bucket_url, **kwargs)
+inventory_source = inventory  # the name ingestion.pipelines loads it by

@@ -1,11 +1,13 @@
-# The project's conventions, checked by tools (dbt-bouncer.yml, conventions/bouncer_checks/):
+# The project's conventions (docs/conventions.md), checked by tools (dbt-bouncer.yml,
+# conventions/bouncer_checks/):
 # naming by layer, every model and column documented, every model with a primary-key test,
 # sources with freshness and read only by staging, no mart joining a source, marts public
 # with enforced contracts, exposures owned. It needs only the manifest: `dbt parse` on the
 # lint target (an in-memory DuckDB, no warehouse), into a target folder of its own.
 # The checks that need the warehouse's columns (catalog: every column documented,
 # dbt-coverage at 100%) run on the built test world in tests/python/test_conventions.py.
-CONVENTIONS_DIR ?= $(or $(TMPDIR),/tmp)/mypizza-conventions
+# Inside this checkout (target/ is git-ignored), so two checkouts never share it.
+CONVENTIONS_DIR ?= $(CURDIR)/target/conventions
 
 .PHONY: conventions
 conventions: setup
@@ -15,4 +17,4 @@ conventions: setup
 	DBT_PROJECT_DIR=$(CONVENTIONS_DIR) $(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml \
 	  --only manifest_checks
 
-test: conventions
+# `make test` and `make test-fast` run it right after lint (Makefile), before pytest.

@@ -1,4 +1,4 @@
-# The analyst's loop (README, "Editing a model", "Slim CI", "pre-commit").
+# The analyst's loop (docs/analyst-guide.md: "Editing a model", "Slim CI", "pre-commit").
 #   make ci-changed       build and test only what changed (state:modified+) against the last
 #                         production build, on the dev target with a throw-away DuckDB file
 #                         that reads production through the published copy (never the live one)

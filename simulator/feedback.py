@@ -42,11 +42,9 @@ from simulator.generate import (
     PosState,
     ProductState,
     StoreContext,
-    hash01,
-    poisson,
     refund_day,
-    rng_for,
 )
+from simulator.randomness import hash01, poisson, rng_for
 
 FEEDBACK_DIR = "feedback"
 FEEDBACK_FILE = "feedback.sqlite"

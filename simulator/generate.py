@@ -21,8 +21,6 @@ day D are stamped during day D's trading hours, later than anything written on D
 from __future__ import annotations
 
 import bisect
-import hashlib
-import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -41,6 +39,7 @@ from simulator.catalog import (
     menu_changes_on,
     sku,
 )
+from simulator.randomness import hash01, local_to_utc, poisson, rng_for
 
 # ---------------------------------------------------------------- knobs of the world
 OPEN_HOUR, CLOSE_HOUR = 10, 23  # local trading hours: orders from 10:00 to 22:59
@@ -90,31 +89,6 @@ SIGNUPS_PER_DAY = 4.0
 CUSTOMER_CHANGE_RATE = 0.0015  # per customer per day
 BASE_CUSTOMERS = 300, 6  # a store's loyalty base at world start: 300 + 6 per seat
 TIERS = ("bronze", "silver", "gold")
-
-
-# ---------------------------------------------------------------- randomness
-def rng_for(seed: int, *parts: object) -> random.Random:
-    """A generator seeded by the world seed and ``parts`` (stable across processes)."""
-    return random.Random("|".join(map(str, (seed, *parts))))
-
-
-def hash01(seed: int, *parts: object) -> float:
-    """A uniform number in [0, 1) fixed by the world seed and ``parts``."""
-    key = "|".join(map(str, (seed, *parts))).encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2.0**64
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    """A Poisson draw (normal approximation for large means)."""
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 # ---------------------------------------------------------------- state
@@ -218,12 +192,6 @@ class DayChanges:
 def menu_index() -> dict[str, tuple[MenuItem, str | None]]:
     """sku -> (menu item, size) for every product the world can ever sell."""
     return {sku(item, size): (item, size) for item in MENU + SEASONAL for size in item.prices}
-
-
-def local_to_utc(day: date, seconds: int, zone: ZoneInfo) -> datetime:
-    """Naive UTC datetime of ``seconds`` after local midnight of ``day`` in ``zone``."""
-    local = datetime.combine(day, time(), tzinfo=zone) + timedelta(seconds=seconds)
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------- the world's first rows

@@ -12,58 +12,40 @@ with a fresh profile and no background networking (the machine's network is clos
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from filelock import FileLock
+from support import ARTIFACTS, CHROMIUM, DATA, DBT, MYPIZZA, REPO, Env, query
 
-MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
-DBT = str(Path(sys.executable).with_name("dbt"))
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("MYPIZZA_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and other test output (git-ignored)
+# Re-exported for the files that import them from here (`from conftest import Env`).
+__all__ = ["ARTIFACTS", "CHROMIUM", "DATA", "DBT", "MYPIZZA", "REPO", "Env", "query"]
 
 
-class Env:
-    """A world, a warehouse and a dbt target folder of its own, in one folder."""
+# Files that build a world of their own with dbt, from before the markers: `e2e` as a whole.
+# A new such file says so itself: `pytestmark = pytest.mark.e2e`.
+E2E_FILES = {
+    "test_bad_input.py",
+    "test_concurrency.py",
+    "test_crash_recovery.py",
+    "test_feedback_marts.py",
+    "test_incremental.py",
+    "test_macros.py",
+}
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.world = root / "world"
-        self.warehouse = root / "warehouse" / "mypizza.duckdb"
-        self.published = self.warehouse.with_name("mypizza.published.duckdb")
-        self.target = root / "target"
-        self.vars = {
-            **os.environ,
-            "MYPIZZA_WORLD": str(self.world),
-            "MYPIZZA_WAREHOUSE": str(self.warehouse),
-            "DBT_TARGET_PATH": str(self.target),
-            "DBT_LOG_PATH": str(root / "logs"),
-        }
-        # the world's own sources, whatever the developer's shell points elsewhere
-        self.vars.pop("SOURCES__INVENTORY__BUCKET_URL", None)
 
-    def mypizza(self, *args: str, check: bool = True) -> str:
-        """Run `mypizza ARGS` as a user does; returns stdout (fails the test on error)."""
-        result = subprocess.run(
-            [MYPIZZA, *args], cwd=REPO, env=self.vars, capture_output=True, text=True
-        )
-        if check:
-            assert result.returncode == 0, f"mypizza {args}:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run `dbt ARGS` from the repository root against this warehouse (prod target)."""
-        return subprocess.run([DBT, *args], cwd=REPO, env=self.vars, capture_output=True, text=True)
-
-    def query(self, sql: str, published: bool = False) -> list[tuple]:
-        path = self.published if published else self.warehouse
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(sql).fetchall()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers (pyproject.toml) follow what a test uses: Chromium makes it `browser`, the
+    built world `e2e`, Spark (test_spark*.py) `spark`."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "chromium" in names:
+            item.add_marker(pytest.mark.browser)
+        if "built_world" in names or item.path.name in E2E_FILES:
+            item.add_marker(pytest.mark.e2e)
+        if item.path.name.startswith("test_spark"):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +86,36 @@ def chromium() -> Iterator[object]:
                 "--disable-sync",
             ],
         )
+        _renders_a_local_page(browser)
         yield browser
         browser.close()
+
+
+def _renders_a_local_page(browser) -> None:
+    """Before any test uses it: the browser loads a page from a server on 127.0.0.1 and
+    renders it (a browser that starts but cannot do this fails here, saying so)."""
+    import http.server
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "index.html").write_text("<h1 id='t'>myPizza</h1>")
+
+        def handler(*args):
+            return http.server.SimpleHTTPRequestHandler(*args, directory=folder)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
+            shown = page.text_content("#t")
+            page.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+    if shown != "myPizza":
+        pytest.fail(f"{CHROMIUM} started but did not render a local page (showed {shown!r})")
 
 
 @pytest.fixture(scope="session")

@@ -5,46 +5,18 @@ computed straight on the POS database."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 from pos_truth import daily_store_sales, table_counts
+from support import Env as WorldEnv
 
-MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
 
 
-class Env:
-    """A world, a warehouse and a dbt target folder of its own, in a temporary folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.world = root / "world"
-        self.warehouse = root / "warehouse" / "mypizza.duckdb"
-        self.target = root / "target"
-        self.vars = {
-            **os.environ,
-            "MYPIZZA_WORLD": str(self.world),
-            "MYPIZZA_WAREHOUSE": str(self.warehouse),
-            "DBT_TARGET_PATH": str(self.target),
-            "DBT_LOG_PATH": str(root / "logs"),
-        }
-
-    def mypizza(self, *args: str) -> str:
-        result = subprocess.run(
-            [MYPIZZA, *args], cwd=REPO, env=self.vars, capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"mypizza {args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
+class Env(WorldEnv):
+    """A world, a warehouse and a dbt target folder of its own, and the marts' figures."""
 
     def mart_counts(self) -> dict[str, int]:
         tables = self.query(

@@ -1,27 +1,22 @@
 """The franchise integration on a real export nobody here wrote: Plato's Pizza's 2015 CSV
-export (/work/shared/datasets/maven_pizza_2015, copied byte for byte), loaded as a store
-through `mypizza` (the dlt franchise pipeline, then dbt build), must reproduce the totals
-its publisher gives, read from the marts; a resend changes nothing; a malformed export is
+export (tests/data/maven_pizza_2015, kept byte for byte), loaded as a store through
+`mypizza` (the dlt franchise pipeline, then dbt build), must reproduce the totals its
+publisher gives, read from the marts; a resend changes nothing; a malformed export is
 rejected with the store, file, line and problem, and loses nothing."""
 
 from __future__ import annotations
 
-import os
+import hashlib
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
+from support import DATA, DBT, Env
 
 from ingestion.franchise import FILE_BY_NAME, ExportError, read_export, read_export_file
 
-MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
-DBT = str(Path(sys.executable).with_name("dbt"))
-REPO = Path(__file__).resolve().parents[2]
-MAVEN = Path(os.environ.get("MYPIZZA_MAVEN_PIZZA", "/work/shared/datasets/maven_pizza_2015"))
+MAVEN = DATA / "maven_pizza_2015"
 FILES = ("orders.csv", "order_details.csv", "pizzas.csv", "pizza_types.csv")
 
 # Published with the data set: what a correct load must reproduce.
@@ -33,39 +28,18 @@ PLATOS = {
     "trading_days": 358,
 }
 
-pytestmark = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"no real export in {MAVEN}")
 
-
-class Env:
+class FranchiseEnv(Env):
     """A world, a franchise bucket, a warehouse and a dbt target of their own."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        super().__init__(root)
         self.bucket = root / "bucket"
-        self.warehouse = root / "warehouse" / "mypizza.duckdb"
-        self.vars = {
-            **os.environ,
-            "MYPIZZA_WORLD": str(root / "world"),
-            "MYPIZZA_WAREHOUSE": str(self.warehouse),
-            "DBT_TARGET_PATH": str(root / "target"),
-            "DBT_LOG_PATH": str(root / "logs"),
-            "SOURCES__FRANCHISE__BUCKET_URL": self.bucket.resolve().as_uri(),
-        }
-
-    def mypizza(self, *args: str, program: str = MYPIZZA) -> str:
-        result = subprocess.run(
-            [program, *args], cwd=REPO, env=self.vars, capture_output=True, text=True
-        )
-        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
+        self.vars["SOURCES__FRANCHISE__BUCKET_URL"] = self.bucket.resolve().as_uri()
 
     def dbt_build(self) -> str:
         """Plain `dbt build` from the repository root, as analysts run it (no docs: faster)."""
-        return self.mypizza("build", program=DBT)
-
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
+        return self.run(DBT, "build")
 
     def store_totals(self, store_code: str) -> dict[str, object]:
         """The published figures, computed from the marts for one store."""
@@ -98,9 +72,23 @@ def copy_export(source: Path, folder: Path) -> None:
         shutil.copyfile(source / name, folder / name)  # byte for byte
 
 
+def test_the_real_export_is_in_the_repository_byte_for_byte() -> None:
+    """The data set is part of the repository: missing or altered (a tool converting its
+    CRLF or its Windows-1252 text) is a failure, never a skip."""
+    sums = (DATA / "SHA256SUMS").read_text().split("\n")
+    expected = dict(reversed(line.split("  ", 1)) for line in sums if line)
+    assert sorted(expected) == sorted(f"maven_pizza_2015/{name}" for name in FILES)
+    for name, digest in expected.items():
+        path = DATA / name
+        assert path.is_file(), f"{path} is missing: it is tracked in git (git checkout -- {path})"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{path} was altered"
+    orders = (MAVEN / "orders.csv").read_bytes()
+    assert orders.count(b"\r\n") == orders.count(b"\n") == PLATOS["orders"] + 1
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    env = Env(tmp_path_factory.mktemp("franchise"))
+def env(tmp_path_factory: pytest.TempPathFactory) -> FranchiseEnv:
+    env = FranchiseEnv(tmp_path_factory.mktemp("franchise"))
     env.mypizza("simulate", "--stores", "1", "--days", "2", "--start", "2026-03-02", "--seed", "5")
     copy_export(MAVEN, env.bucket / "platos")
     copy_export(env.root / "world" / "franchise" / "tonys", env.bucket / "tonys")
@@ -114,7 +102,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
 
 
 @pytest.fixture(scope="module")
-def resent(env: Env) -> Env:
+def resent(env: FranchiseEnv) -> FranchiseEnv:
     """Round two: platos resends its whole year (the same ids), tonys sends an export with
     a bad number in order_details.csv, a new store newco one without pizzas.csv."""
     copy_export(MAVEN, env.bucket / "platos")
@@ -131,12 +119,14 @@ def resent(env: Env) -> Env:
     return env
 
 
-def test_the_real_export_reproduces_the_published_totals(env: Env) -> None:
+@pytest.mark.e2e
+def test_the_real_export_reproduces_the_published_totals(env: FranchiseEnv) -> None:
     assert "REJECTED" not in env.first_output
     assert env.first_totals["platos"] == PLATOS
 
 
-def test_franchise_rows_are_in_every_sales_mart_beside_the_pos(env: Env) -> None:
+@pytest.mark.e2e
+def test_franchise_rows_are_in_every_sales_mart_beside_the_pos(env: FranchiseEnv) -> None:
     systems = dict(
         env.query("select source_system, count(*) from marts.fct_orders group by source_system")
     )
@@ -165,7 +155,8 @@ def test_franchise_rows_are_in_every_sales_mart_beside_the_pos(env: Env) -> None
     assert mapped == {"pepperoni_m": "PZ-DIAV-M", "hawaiian_m": None}  # unmapped: kept
 
 
-def test_a_resent_year_changes_nothing(resent: Env) -> None:
+@pytest.mark.e2e
+def test_a_resent_year_changes_nothing(resent: FranchiseEnv) -> None:
     assert "REJECTED store platos" not in resent.second_output
     assert "orders" in resent.second_output.split("franchise:")[-1]  # read again, not skipped
     assert (
@@ -177,7 +168,8 @@ def test_a_resent_year_changes_nothing(resent: Env) -> None:
     assert resent.store_totals("platos") == PLATOS
 
 
-def test_a_malformed_export_is_rejected_and_nothing_is_lost(resent: Env) -> None:
+@pytest.mark.e2e
+def test_a_malformed_export_is_rejected_and_nothing_is_lost(resent: FranchiseEnv) -> None:
     out = resent.second_output
     assert "REJECTED store newco: pizzas.csv: the file is missing" in out, out
     assert (

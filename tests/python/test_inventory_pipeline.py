@@ -9,24 +9,21 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
+from support import BIN, MYPIZZA, REPO, query
 
 from ingestion.inventory import KIND_BY_FILE_NAME, TABLES
 from ingestion.pipelines import load_inventory
 from simulator import bucket_url_for, simulate
 
 START = date(2026, 3, 2)
-MYPIZZA = str(Path(sys.executable).with_name("mypizza"))
-MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
-REPO = Path(__file__).resolve().parents[2]
+MOTO_SERVER = str(BIN / "moto_server")
 
 
 def file_rows(bucket: Path) -> dict[str, int]:
@@ -48,11 +45,6 @@ def rows_per_table(files: dict[str, int]) -> dict[str, int]:
     for path, n in files.items():
         counts[KIND_BY_FILE_NAME[path.rsplit("/", 1)[1]].table] += n
     return {table: n for table, n in counts.items() if n}
-
-
-def query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
 
 
 def raw_counts(warehouse: Path) -> dict[str, int]:
