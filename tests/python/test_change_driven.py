@@ -38,7 +38,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Env
+from support import Env
+
+pytestmark = pytest.mark.e2e  # builds worlds of its own with dbt
 
 START = date(2026, 3, 2)
 DAYS = 35
