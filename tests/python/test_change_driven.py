@@ -342,3 +342,88 @@ def test_a_night_with_nothing_new_builds_nothing(worlds: dict) -> None:
     assert "--select state:modified+" in quiet
     build_line = next(line for line in quiet.splitlines() if line.strip().startswith("dbt build:"))
     assert "models success" not in build_line, build_line
+
+
+def _warehouse_with_loads(path: Path, loads: dict[str, list[tuple[str, str, bool]]]) -> None:
+    """A DuckDB file shaped as dlt leaves it: per raw schema a `_dlt_loads` table and a
+    data table; each load (id, commit time, brought rows?) is committed, and its id put
+    on a data row when it brought rows (a state-only load does not)."""
+    with duckdb.connect(str(path)) as con:
+        for schema, entries in loads.items():
+            con.execute(f"create schema {schema}")
+            con.execute(
+                f"create table {schema}._dlt_loads (load_id varchar, schema_name varchar, "
+                "status bigint, inserted_at timestamptz)"
+            )
+            con.execute(f"create table {schema}.things (id bigint, _dlt_load_id varchar)")
+            for n, (load_id, at, with_rows) in enumerate(entries):
+                con.execute(
+                    f"insert into {schema}._dlt_loads values (?, ?, 0, ?)", [load_id, schema, at]
+                )
+                if with_rows:
+                    con.execute(f"insert into {schema}.things values (?, ?)", [n, load_id])
+
+
+def test_the_plan_selects_what_the_loads_brought(tmp_path: Path) -> None:
+    from mypizza import nightly
+
+    warehouse = tmp_path / "warehouse" / "mypizza.duckdb"
+    warehouse.parent.mkdir()
+    _warehouse_with_loads(
+        warehouse,
+        {
+            "raw_pos": [("1000.1", "2026-04-01 03:00:00+00", True)],
+            "raw_feedback": [("1000.2", "2026-04-01 03:01:00+00", True)],
+        },
+    )
+    target = tmp_path / "target"
+    first = nightly.plan(warehouse, target)
+    assert "--select" not in first.build_args  # no record of a build: everything
+    assert first.build_args[:5] == [
+        "build",
+        "--target",
+        "prod",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    state = warehouse.parent / "prod-state"
+    state.mkdir()
+    manifest = {
+        "sources": {
+            "source.mypizza.pos.orders": {"schema": "raw_pos", "source_name": "pos"},
+            "source.mypizza.feedback.reviews": {
+                "schema": "raw_feedback",
+                "source_name": "feedback",
+            },
+        }
+    }
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    first.done(docs_generated=False)
+
+    # the next night: the POS committed a state-only load (nothing new) and, later, a load
+    # package resumed after a crash, with an OLDER load id but rows; feedback only state
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into raw_pos._dlt_loads values ('1000.5', 'pos', 0, '2026-04-02 03:00:00+00')"
+        )
+        con.execute(
+            "insert into raw_pos._dlt_loads values ('999.9', 'pos', 0, '2026-04-02 03:05:00+00')"
+        )
+        con.execute("insert into raw_pos.things values (7, '999.9')")
+        con.execute(
+            "insert into raw_feedback._dlt_loads "
+            "values ('1000.6', 'feedback', 0, '2026-04-02 03:01:00+00')"
+        )
+    second = nightly.plan(warehouse, target)
+    args = second.build_args
+    assert args[args.index("--select") + 1 : args.index("--state")] == [
+        "source:pos+",
+        "state:modified+",
+    ], args
+    second.done(docs_generated=False)
+
+    # a night when nothing brought rows: only what changed in the project
+    third = nightly.plan(warehouse, target)
+    args = third.build_args
+    assert args[args.index("--select") + 1 : args.index("--state")] == ["state:modified+"]
+    assert nightly.plan(warehouse, target, full_refresh=True).build_args[-1] == "--full-refresh"
