@@ -122,15 +122,18 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _build(
     settings: Settings, full_refresh: bool = False, failed_sources: tuple[str, ...] = ()
 ) -> Build:
-    """dbt build, audit, docs, then publish for readers all but what is held back."""
-    from mypizza import audit
+    """dbt build of what the night needs, audit, docs if the project changed, then publish
+    for readers all but what is held back."""
+    from mypizza import audit, nightly
     from mypizza.dbt_runner import BUILD_RESULTS, run_dbt
     from mypizza.prod_state import keep_prod_state, previously_held
 
-    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported.
-    build_args = ["build", "--target", "prod"] + (["--full-refresh"] if full_refresh else [])
-    build_args += audit.exclude_failed_sources(failed_sources)
-    _say("dbt " + " ".join(build_args))
+    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
+    # only what the night's loads and the project's changes need (mypizza/nightly.py), and
+    # nothing downstream of a source that failed to load (mypizza/audit.py).
+    plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
+    build_args = plan.build_args + audit.exclude_failed_sources(failed_sources)
+    _say(f"{plan.reason}\ndbt " + " ".join(build_args))
     build = run_dbt(settings.repo, settings.target_dir, *build_args, check=False)
     outcome = Build(build)
     if not build.ran:  # dbt stopped before running anything: nothing to audit or publish
@@ -141,13 +144,23 @@ def _build(
     outcome.held_back = audit.held_back(
         settings.target_dir, results, failed_sources, previously_held(settings.warehouse)
     )
-    _say("dbt docs generate --static")
-    docs_args = ["docs", "generate", "--static", "--target", "prod"]
-    outcome.docs = run_dbt(settings.repo, settings.target_dir, *docs_args, quiet=True, check=False)
+    docs_needed = plan.docs_needed()
+    if docs_needed:
+        _say("dbt docs generate --static")
+        docs_args = ["docs", "generate", "--static", "--target", "prod"]
+        outcome.docs = run_dbt(
+            settings.repo, settings.target_dir, *docs_args, quiet=True, check=False
+        )
+    else:
+        _say(plan.docs_skipped())
     outcome.was_published = published_relations(settings.warehouse)
     _say(f"published {publish(settings.warehouse, outcome.held_back.values())}")
     outcome.published = True
     _say(f"kept its dbt state in {keep_prod_state(settings.target_dir, settings.warehouse)}")
+    if not (outcome.held_back or failed_sources):
+        # only a whole good night is the next one's starting point: after a partial one,
+        # the next night builds from the last good one and so catches the held-back part up
+        plan.done(docs_generated=docs_needed)
     return outcome
 
 
