@@ -20,7 +20,7 @@ from mypizza import killpoints
 from mypizza.outcome import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Build, Ingest
 from mypizza.settings import Settings
 from mypizza.warehouse import publish, published_relations, writer_lock
-from mypizza.world_sources import WORLD_SOURCES
+from mypizza.world_sources import WORLD_SOURCES, preload
 
 if TYPE_CHECKING:
     from ingestion.pipelines import LoadResult
@@ -81,6 +81,7 @@ def ingest(sources: tuple[str, ...], settings: Settings) -> Ingest:
 
     for source in sources:
         importlib.import_module(f"ingestion.{source}")
+    preload()
     killpoints.install()  # test hook
     outcome = Ingest()
     started = time.perf_counter()

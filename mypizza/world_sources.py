@@ -18,6 +18,15 @@ import dlt
 from ingestion.errors import SourceFailed
 
 
+def preload() -> None:
+    """Import the simulator modules the world sources serve their systems from, once, in
+    the calling thread: `ingest all` enters the sources' contexts in parallel threads, and
+    two threads importing the simulator's modules for the first time at once see one of
+    them half-initialised (ImportError ... partially initialized module)."""
+    import simulator  # noqa: F401
+    import simulator.iot  # noqa: F401
+
+
 def _configured(key: str) -> bool:
     """Whether dlt config (env, .dlt/config.toml, .dlt/secrets.toml) already sets ``key``."""
     return dlt.config.get(key) is not None or dlt.secrets.get(key) is not None
