@@ -43,6 +43,8 @@ import dlt
 import orjson
 import pyarrow as pa
 
+from ingestion.errors import SourceFailed
+
 READINGS_TABLE = "readings"
 QUARANTINE_TABLE = "quarantined_messages"
 NATURAL_KEY = ("device_id", "boot", "seq")
@@ -78,8 +80,9 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-class IotBrokerError(RuntimeError):
-    """The MQTT broker could not be reached or refused the loader."""
+class IotBrokerError(SourceFailed):
+    """The MQTT broker could not be reached or refused the loader (its message says which
+    broker and what to set; `mypizza run` reports it as it is and loads the rest)."""
 
 
 @dataclass
