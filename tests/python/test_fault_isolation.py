@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MYPIZZA, REPO, Env
+from support import MYPIZZA, REPO, Env, free_port, moto_s3_server
 
 from simulator import serve_feedback_api
 from simulator.feedback import feedback_path
@@ -71,35 +70,11 @@ QUICK_RETRIES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free 127.0.0.1 port: an object store without our bucket."""
-    port = free_port()
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_s3_server() as url:
+        yield url
 
 
 def rows(path: Path, table: str) -> list[tuple]:

@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -16,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support import BIN, MYPIZZA, REPO, query
+from support import BIN, MYPIZZA, REPO, moto_s3_server, query
 
 from ingestion.inventory import KIND_BY_FILE_NAME, TABLES
 from ingestion.pipelines import load
@@ -253,35 +252,11 @@ def test_ingest_inventory_prints_the_quarantined_files(world: Path, tmp_path: Pa
 
 
 # ---------------------------------------------------------------- an S3-protocol server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free 127.0.0.1 port, for one test."""
-    port = free_port()
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_s3_server() as url:
+        yield url
 
 
 def test_the_same_pipeline_reads_an_s3_bucket(

@@ -13,15 +13,13 @@ keeping the latest version of each key; every source table must equal its merged
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from support import BIN, REPO
+from support import BIN, REPO, moto_s3_server
 
 # ingests a world twice over and runs dbt: minutes
 pytestmark = pytest.mark.e2e
@@ -40,35 +38,11 @@ def duckdb_config(home: Path) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free 127.0.0.1 port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_s3_server() as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.fixture(scope="module")
