@@ -151,9 +151,10 @@ def explain(
 ) -> SourceFailed:
     """``error`` in plain words. ``specific`` (a source's own explanations, e.g. the
     feedback API's 401) is asked first; then the common cases; else the innermost error."""
-    if isinstance(error, SourceFailed):
-        error.source = source
-        return error
+    for cause in causes(error):  # a source's own plain words, however deep dlt wrapped them
+        if isinstance(cause, SourceFailed):
+            cause.source = source
+            return cause
     if specific is not None:
         plain = specific(error)
         if plain is not None:

@@ -22,6 +22,8 @@ import dlt
 from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_database
 
+from ingestion.errors import SourceFailed
+
 CURSOR_COLUMN = "updated_at"
 QUARANTINE_PREFIX = "quarantine_"
 SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
@@ -46,16 +48,16 @@ DRIVER_PACKAGES = {
 }
 
 
-class PosTableError(ValueError):
+class PosTableError(SourceFailed, ValueError):
     """A POS table cannot be loaded incrementally (no primary key or no cursor column), or
     the database lacks the POS tables."""
 
 
-class PosDriverError(RuntimeError):
+class PosDriverError(SourceFailed):
     """The POS URL needs a database driver that is not installed."""
 
 
-class PosConnectionError(RuntimeError):
+class PosConnectionError(SourceFailed):
     """The POS database cannot be reached (server down, wrong host, password or name)."""
 
 
