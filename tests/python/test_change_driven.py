@@ -293,7 +293,8 @@ def test_the_old_changes_reached_the_marts(worlds: dict) -> None:
     ) == [(pytest.approx(count["counted"]),)]
     price = changes["price"]
     assert env.query(
-        f"select current_price from marts.dim_products where sku = '{price['sku']}'"
+        "select current_price from marts.dim_products "
+        f"where source_system = 'mypizza_pos' and sku = '{price['sku']}'"
     ) == [(pytest.approx(price["new_cents"] / 100),)]
 
 

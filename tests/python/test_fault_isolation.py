@@ -94,6 +94,8 @@ class Night:
 
     def __init__(self, env: Env, name: str, variables: dict[str, str]) -> None:
         self.before = env.root / f"before-{name}.duckdb"
+        # when the copy readers see was published (the env fixture's copytree kept it)
+        self.published_at = env.published.stat().st_mtime
         shutil.copyfile(env.published, self.before)
         self.result = subprocess.run(
             [MYPIZZA, "run"],
@@ -252,7 +254,7 @@ def test_status_shows_the_partial_run_and_how_long_parts_are_stale(
     for mart in (*FEEDBACK, *STOCK_COUNTS):
         (line,) = [line for line in out.splitlines() if line.strip().startswith(f"marts.{mart} ")]
         assert "stale since" in line
-    published = datetime.fromtimestamp(night.before.stat().st_mtime).astimezone()
+    published = datetime.fromtimestamp(night.published_at).astimezone()
     since = re.search(r"stale since (\S+ \S+) UTC", out).group(1)
     stale_since = datetime.fromisoformat(since + "+00:00")
     assert abs((stale_since - published).total_seconds()) < 600  # when it was published

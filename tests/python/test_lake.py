@@ -139,7 +139,7 @@ def test_every_load_is_in_the_bucket_as_parquet(loaded: dict[str, Path], s3_serv
     assert orders and all(k.endswith(".parquet") for k in orders)
     # two loads of the orders, each its own files: nothing was overwritten
     assert len({k.split("/")[-1].split(".")[0] for k in orders}) == 2
-    for schema in ("raw_pos", "raw_inventory", "raw_feedback", "raw_franchise"):
+    for schema in ("raw_pos", "raw_inventory", "raw_feedback", "raw_franchise", "raw_iot"):
         assert any(k.startswith(f"{schema}/_dlt_loads/") for k in keys), schema
 
 
@@ -152,12 +152,13 @@ def test_the_lake_views_hold_what_dlt_merged(loaded: dict[str, Path]) -> None:
             "where table_catalog = 'mypizza' and table_type = 'VIEW' "
             "and table_name not like '%\\_\\_lake\\_files' escape '\\' order by all"
         ).fetchall()
-        # every source of the project (four source systems, 21 tables), registered
+        # every source of the project (five source systems), registered
         assert {s for s, _ in views} == {
             "raw_pos",
             "raw_inventory",
             "raw_feedback",
             "raw_franchise",
+            "raw_iot",
         }
         assert len(views) >= 20, views
         compared = 0

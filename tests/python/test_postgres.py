@@ -526,7 +526,7 @@ def test_a_column_type_change_is_refused_and_the_docs_migration_reloads(
     assert refused.returncode == 1, refused.stdout
     assert "Traceback" not in refused.stderr, refused.stderr  # dlt warns, then one error line
     message = refused.stderr.strip().splitlines()[-1]
-    assert message.startswith("mypizza ingest: error:"), message
+    assert message.startswith("[mypizza] pos FAILED after "), message
     for words in ("table orders", "column updated_at", "was timestamp", "now timestamp", "frozen"):
         assert words in message, message
     assert raw_rows(env.warehouse) == before  # nothing of the refused load written
