@@ -45,14 +45,9 @@ def decode_text(data: bytes, encoding: str, send_again: str) -> str:
     sender must do, e.g. "upload it again"."""
     if not data.strip():
         raise FileRuleError("the file is empty (not even a header)")
-    if not data.endswith(b"\n"):
-        raise FileRuleError(
-            "the last line does not end with a line break: the file was cut off while being "
-            f"written (truncated); {send_again} whole",
-            line=data.count(b"\n") + 1,
-        )
+    # the encoding first: a file in another encoding (UTF-16) does not end in b"\n" either
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         name = ENCODING_NAMES.get(codecs.lookup(encoding).name, encoding)
@@ -61,6 +56,13 @@ def decode_text(data: bytes, encoding: str, send_again: str) -> str:
             f"must be {name}; {send_again} as {name}",
             line=line,
         ) from None
+    if not data.endswith(b"\n"):
+        raise FileRuleError(
+            "the last line does not end with a line break: the file was cut off while being "
+            f"written (truncated); {send_again} whole",
+            line=data.count(b"\n") + 1,
+        )
+    return text
 
 
 def replace_on_key(

@@ -25,6 +25,8 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from requests import HTTPError, Request, Response
 
+from ingestion.errors import SourceFailed, causes
+
 INITIAL_VALUE = "1970-01-01T00:00:00Z"
 TIMESTAMP = {"data_type": "timestamp"}
 BIGINT = {"data_type": "bigint"}
@@ -63,8 +65,8 @@ REVIEW_NESTED = {
 MENTION_COLUMNS = _columns(posted_at=TIMESTAMP, updated_at=TIMESTAMP)
 
 
-class FeedbackApiError(RuntimeError):
-    """The feedback API refused the pipeline (bad token, unknown URL)."""
+class FeedbackApiError(SourceFailed):
+    """The feedback API refused the pipeline (bad token, unknown URL, a broken listing)."""
 
 
 class EndingCursorPaginator(JSONResponseCursorPaginator):
@@ -146,18 +148,11 @@ def feedback(
     return rest_api_resources(config)
 
 
-def feedback_source(**kwargs: Any) -> dlt.sources.DltSource:
-    """The feedback source; arguments not given come from dlt config (``sources.feedback``)."""
-    return feedback(**kwargs)
-
-
-def explain_failure(error: BaseException) -> FeedbackApiError | None:
+def explain_failure(failure: BaseException) -> FeedbackApiError | None:
     """A plain-words error for a load that failed on an HTTP 401, 403 or 404 of the API,
     malformed JSON, a document without its cursor field, or a listing that never ends."""
-    seen = set()
     resource = "?"
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
+    for error in causes(failure):
         resource = getattr(error, "pipe_name", None) or resource
         if isinstance(error, FeedbackApiError):
             return error
@@ -190,5 +185,4 @@ def explain_failure(error: BaseException) -> FeedbackApiError | None:
                     "(or `base_url` under [sources.feedback]): it should end in the API version, "
                     "e.g. https://feedback.example.com/v1."
                 )
-        error = getattr(error, "exception", None) or error.__cause__ or error.__context__
     return None

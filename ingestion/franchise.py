@@ -359,6 +359,3 @@ def franchise(
         },
     )
     return resource
-
-
-franchise_source = franchise  # the name ingestion.pipelines loads it by

@@ -420,6 +420,3 @@ def inventory(
         },
     )
     return resource
-
-
-inventory_source = inventory  # the name ingestion.pipelines loads it by

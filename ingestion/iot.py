@@ -43,6 +43,8 @@ import dlt
 import orjson
 import pyarrow as pa
 
+from ingestion.errors import SourceFailed
+
 READINGS_TABLE = "readings"
 QUARANTINE_TABLE = "quarantined_messages"
 NATURAL_KEY = ("device_id", "boot", "seq")
@@ -78,8 +80,9 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-class IotBrokerError(RuntimeError):
-    """The MQTT broker could not be reached or refused the loader."""
+class IotBrokerError(SourceFailed):
+    """The MQTT broker could not be reached or refused the loader (its message says which
+    broker and what to set; `mypizza run` reports it as it is and loads the rest)."""
 
 
 @dataclass
@@ -337,27 +340,31 @@ def parse(topic: str, payload: bytes) -> tuple[dict | None, str | None]:
 
 
 def _tables(batch: list[tuple[Any, float]]) -> tuple[pa.Table, pa.Table]:
-    rows: dict[str, list] = {name: [] for name in READING_SCHEMA.names}
-    bad: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
+    """A batch as two Arrow tables, readings and quarantined messages, each with one row per
+    key (the last copy received): a message the broker or the device sent twice within one
+    batch is one row, as dlt's merge makes it in DuckDB, and as the lake, which only appends,
+    needs it too."""
+    readings: dict[tuple, dict[str, Any]] = {}
+    quarantined: dict[str, dict[str, Any]] = {}
     for message, arrived in batch:
         topic, payload = message.topic, message.payload
         received = datetime.fromtimestamp(arrived, UTC)
         row, reason = parse(topic, payload)
         if row is None:
-            bad["message_hash"].append(hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest())
-            bad["topic"].append(topic)
-            bad["payload"].append(payload.decode("utf-8", errors="backslashreplace"))
-            bad["reason"].append(reason)
-            bad["received_at"].append(received)
+            digest = hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()
+            quarantined[digest] = {
+                "message_hash": digest,
+                "topic": topic,
+                "payload": payload.decode("utf-8", errors="backslashreplace"),
+                "reason": reason,
+                "received_at": received,
+            }
             continue
-        for name, value in row.items():
-            rows[name].append(value)
-        rows["topic"].append(topic)
-        rows["received_at"].append(received)
-        rows["redelivered"].append(bool(message.dup))
+        row = {**row, "topic": topic, "received_at": received, "redelivered": bool(message.dup)}
+        readings[tuple(row[name] for name in NATURAL_KEY)] = row
     return (
-        pa.Table.from_pydict(rows, schema=READING_SCHEMA),
-        pa.Table.from_pydict(bad, schema=QUARANTINE_SCHEMA),
+        pa.Table.from_pylist(list(readings.values()), schema=READING_SCHEMA),
+        pa.Table.from_pylist(list(quarantined.values()), schema=QUARANTINE_SCHEMA),
     )
 
 

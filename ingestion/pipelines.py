@@ -8,24 +8,25 @@ never share state.
 
 from __future__ import annotations
 
+import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.sources import DltSource
 
 from ingestion.destinations import lands_in_lake, raw_destination
-from ingestion.pos import CURSOR_COLUMN, pos_source
+from ingestion.errors import BucketMissing, explain
 from ingestion.suppression import apply_suppression
 
-RAW_SCHEMAS = {
-    "pos": "raw_pos",
-    "inventory": "raw_inventory",
-    "feedback": "raw_feedback",
-    "franchise": "raw_franchise",
-    "iot": "raw_iot",
-}
+
+def raw_schema(source: str) -> str:
+    """The schema a source lands in; only dlt writes it."""
+    return f"raw_{source}"
 
 
 def pipelines_dir(warehouse: Path) -> Path:
@@ -50,7 +51,7 @@ def make_pipeline(source_name: str, warehouse: Path, progress: str | None = "log
         pipeline_name=f"mypizza_{source_name}",
         pipelines_dir=str(pipelines_dir(warehouse)),
         destination=raw_destination(warehouse),
-        dataset_name=RAW_SCHEMAS[source_name],
+        dataset_name=raw_schema(source_name),
         progress=progress,
     )
 
@@ -71,6 +72,9 @@ class LoadResult:
     @property
     def rows_per_second(self) -> float:
         return self.total_rows / self.seconds if self.seconds else 0.0
+
+    def read_ledger(self, pipeline: dlt.Pipeline) -> None:
+        """Read what the source's ledger table says about this load (most have none)."""
 
     def __str__(self) -> str:
         if not self.rows:
@@ -137,56 +141,63 @@ def _user_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
     return {t: n for t, n in counts.items() if not t.startswith("_dlt") and n}
 
 
-class SchemaContractError(ValueError):
-    """A source's schema changed in a way the pipeline refuses (a column's type)."""
-
-
-def _contract_violation(source: str, error: BaseException) -> SchemaContractError | None:
-    """Plain words for a load stopped by a dlt schema contract, if that is what stopped it."""
-    from dlt.common.schema.exceptions import DataValidationError
-
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, DataValidationError):
-            existing = (error.table_schema or {}).get("columns", {}).get(error.column_name, {})
-            was = existing.get("data_type", "?")
-            return SchemaContractError(
-                f"source {source}, table {error.table_name}, column {error.column_name}: "
-                f"its type changed (was {was}; rule: column types are frozen, "
-                f"{error.schema_entity}={error.contract_mode}). Nothing of this load was "
-                "written; fix the source or migrate the raw column, then run again."
-            )
-        error = getattr(error, "exception", None) or error.__cause__ or error.__context__
-    return None
-
-
-def load_pos(
-    warehouse: Path, credentials: str | None = None, progress: str | None = "log", **source_kwargs
+def load(
+    source: str, warehouse: Path, progress: str | None = "log", **source_kwargs: Any
 ) -> LoadResult:
-    """Load every POS table changed since the last run into ``raw_pos``."""
-    from dlt.pipeline.exceptions import PipelineStepFailed
+    """Load what changed in ``source`` since the last run into ``raw_<source>``.
 
-    pipeline = make_pipeline("pos", warehouse, progress=progress)
+    The dlt source is ``ingestion.<source>.<source>`` (a ``@dlt.source`` function), called
+    with ``source_kwargs``; what is not given comes from dlt config (``sources.<source>``).
+    A load that fails raises ``SourceFailed`` saying, in a line or two, what to do."""
+    module = importlib.import_module(f"ingestion.{source}")
+    extra = EXTRAS.get(source, Extras())
+    pipeline = make_pipeline(source, warehouse, progress=progress)
     started = time.perf_counter()
     try:
-        source = apply_suppression(pos_source(credentials, **source_kwargs), warehouse)
-        _replace_tables_read_whole(pipeline, source)
-        info = run_recovering(pipeline, source)
-    except PipelineStepFailed as error:
-        plain = _contract_violation("pos", error)
-        if plain is None:
-            raise
-        raise plain from error
-    return LoadResult("pos", _user_rows(pipeline), time.perf_counter() - started, info)
+        _check_bucket(source, source_kwargs.get("bucket_url"))
+        if extra.load is not None:  # a source with a loop of its own (the IoT session)
+            return extra.load(warehouse, progress=progress, **source_kwargs)
+        # the suppression list (mypizza forget) applies to every source that carries people
+        data = apply_suppression(getattr(module, source)(**source_kwargs), warehouse)
+        if extra.prepare is not None:
+            extra.prepare(pipeline, data)
+        info = run_recovering(pipeline, data)
+    except Exception as error:  # one or two lines saying what to do, never a traceback
+        raise explain(source, error, getattr(module, "explain_failure", None)) from error
+    result = extra.result(source, _user_rows(pipeline), time.perf_counter() - started, info)
+    result.read_ledger(pipeline)
+    return result
 
 
-def _replace_tables_read_whole(pipeline: dlt.Pipeline, source: object) -> None:
+def _check_bucket(source: str, bucket_url: str | None) -> None:
+    """A source read from a bucket (``bucket_url`` in its config) needs the bucket to exist:
+    listing a missing one finds no files, which would look like a quiet day."""
+    key = f"sources.{source}.bucket_url"
+    url = bucket_url or dlt.config.get(key) or dlt.secrets.get(key)
+    if not url:
+        return
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.storages.configuration import FilesystemConfiguration
+    from dlt.common.storages.fsspec_filesystem import fsspec_from_config
+
+    config = resolve_configuration(
+        FilesystemConfiguration(),
+        sections=("sources", source),
+        explicit_value={"bucket_url": url},
+    )
+    client, path = fsspec_from_config(config)
+    if not client.isdir(path):
+        raise BucketMissing(config.bucket_url)
+
+
+def _replace_tables_read_whole(pipeline: dlt.Pipeline, source: DltSource) -> None:
     """A table with no incremental cursor yet is read whole: load it with ``replace``
     (straight into the raw table) rather than ``merge`` (into a staging table, then delete
     and insert): the same rows, in about half the load time (bench/README.md). Later runs
     read only changed rows and merge them. The state is first synced from the warehouse,
     so a lost local pipeline folder never turns an incremental read into a replace."""
+    from ingestion.pos import CURSOR_COLUMN
+
     if pipeline.has_pending_data:  # a crashed run's package is finished first, as it was
         return
     pipeline.sync_destination()
@@ -197,34 +208,17 @@ def _replace_tables_read_whole(pipeline: dlt.Pipeline, source: object) -> None:
             resource.apply_hints(write_disposition="replace")
 
 
-def load_feedback(warehouse: Path, progress: str | None = "log", **source_kwargs) -> LoadResult:
-    """Load the reviews and social mentions changed since the last run into ``raw_feedback``
-    (nested arrays as child tables). A refused token or a wrong URL raises FeedbackApiError
-    saying what to set."""
-    from dlt.pipeline.exceptions import PipelineStepFailed
-
-    from ingestion.feedback import explain_failure, feedback_source
-
-    pipeline = make_pipeline("feedback", warehouse, progress=progress)
-    started = time.perf_counter()
-    try:
-        info = run_recovering(
-            pipeline, apply_suppression(feedback_source(**source_kwargs), warehouse)
-        )
-    except PipelineStepFailed as error:
-        plain = explain_failure(error)
-        if plain is None:
-            raise
-        raise plain from error
-    return LoadResult("feedback", _user_rows(pipeline), time.perf_counter() - started, info)
-
-
 @dataclass
 class InventoryLoadResult(LoadResult):
     """An inventory load, and what became of each file it read (loaded, quarantined with
     the problem, or ignored): ``files`` holds (status, path relative to the bucket, problem)."""
 
     files: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    def read_ledger(self, pipeline: dlt.Pipeline) -> None:
+        from ingestion.inventory import FILES_TABLE
+
+        self.files = _ledger(pipeline, self, FILES_TABLE, "status, file_path, problem", "file_path")
 
     @property
     def problems(self) -> list[tuple[str, str, str | None]]:
@@ -249,37 +243,19 @@ class InventoryLoadResult(LoadResult):
         return "\n".join(lines)
 
 
-def load_inventory(
-    warehouse: Path, progress: str | None = "log", **source_kwargs
-) -> InventoryLoadResult:
-    """Load the inventory files written to the bucket since the last run into
-    ``raw_inventory``; files that break a rule are quarantined and listed on the result."""
-    from ingestion.inventory import FILES_TABLE, inventory_source
-
-    pipeline = make_pipeline("inventory", warehouse, progress=progress)
-    started = time.perf_counter()
-    info = run_recovering(pipeline, inventory_source(**source_kwargs))
-    result = InventoryLoadResult(
-        "inventory", _user_rows(pipeline), time.perf_counter() - started, info
-    )
-    if result.rows.get(FILES_TABLE) and info.loads_ids:
-        with pipeline.sql_client() as client:
-            ids = ", ".join(f"'{load_id}'" for load_id in info.loads_ids)
-            rows = client.execute_sql(
-                f"select status, file_path, problem "
-                f"from {client.make_qualified_table_name(FILES_TABLE)} "
-                f"where _dlt_load_id in ({ids}) order by file_path"
-            )
-        result.files = [tuple(row) for row in rows]
-    return result
-
-
 @dataclass
 class FranchiseLoadResult(LoadResult):
     """A franchise load, and the stores whose export was rejected: ``rejected`` holds one
     message per store (the store, the file, the line and the problem)."""
 
     rejected: list[str] = field(default_factory=list)
+
+    def read_ledger(self, pipeline: dlt.Pipeline) -> None:
+        from ingestion.franchise import EXPORTS_TABLE
+
+        rejected = "status = 'rejected'"
+        rows = _ledger(pipeline, self, EXPORTS_TABLE, "problem", "store_code", rejected)
+        self.rejected = [problem for (problem,) in rows]
 
     def __str__(self) -> str:
         lines = [super().__str__()]
@@ -294,29 +270,24 @@ class FranchiseLoadResult(LoadResult):
         return "\n".join(lines)
 
 
-def load_franchise(
-    warehouse: Path, progress: str | None = "log", **source_kwargs
-) -> FranchiseLoadResult:
-    """Load the franchise stores' CSV exports changed since the last run into
-    ``raw_franchise``; a store whose export breaks a rule is rejected, listed on the result,
-    and keeps what it had, while the other stores load."""
-    from ingestion.franchise import EXPORTS_TABLE, franchise_source
-
-    pipeline = make_pipeline("franchise", warehouse, progress=progress)
-    started = time.perf_counter()
-    info = run_recovering(pipeline, franchise_source(**source_kwargs))
-    result = FranchiseLoadResult(
-        "franchise", _user_rows(pipeline), time.perf_counter() - started, info
-    )
-    if result.rows.get(EXPORTS_TABLE) and info.loads_ids:
-        with pipeline.sql_client() as client:
-            ids = ", ".join(f"'{load_id}'" for load_id in info.loads_ids)
-            rows = client.execute_sql(
-                f"select problem from {client.make_qualified_table_name(EXPORTS_TABLE)} "
-                f"where _dlt_load_id in ({ids}) and status = 'rejected' order by store_code"
-            )
-        result.rejected = [problem for (problem,) in rows]
-    return result
+def _ledger(
+    pipeline: dlt.Pipeline,
+    result: LoadResult,
+    table: str,
+    columns: str,
+    order: str,
+    condition: str = "true",
+) -> list[tuple]:
+    """Rows of a source's ledger table (one row per file or export read) of this load."""
+    if not result.rows.get(table) or result.load_info is None or not result.load_info.loads_ids:
+        return []
+    ids = ", ".join(f"'{load_id}'" for load_id in result.load_info.loads_ids)
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            f"select {columns} from {client.make_qualified_table_name(table)} "
+            f"where _dlt_load_id in ({ids}) and {condition} order by {order}"
+        )
+    return [tuple(row) for row in rows]
 
 
 def load_iot(warehouse: Path, progress: str | None = "log", **config: object) -> LoadResult:
@@ -345,3 +316,21 @@ def load_iot(warehouse: Path, progress: str | None = "log", **config: object) ->
     finally:
         session.close()
     return LoadResult("iot", rows, time.perf_counter() - started, info)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a source does beyond the common load: prepare its dlt source for the pipeline,
+    the result that reads its ledger, or a load of its own. Most sources need none."""
+
+    prepare: Callable[[dlt.Pipeline, DltSource], None] | None = None
+    result: type[LoadResult] = LoadResult
+    load: Callable[..., LoadResult] | None = None
+
+
+EXTRAS: dict[str, Extras] = {
+    "pos": Extras(prepare=_replace_tables_read_whole),
+    "inventory": Extras(result=InventoryLoadResult),
+    "franchise": Extras(result=FranchiseLoadResult),
+    "iot": Extras(load=load_iot),
+}

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dlt
-from dlt.sources import DltSource
 from dlt.sources.credentials import ConnectionStringCredentials
 from dlt.sources.sql_database import sql_database
+
+from ingestion.errors import SourceFailed
 
 CURSOR_COLUMN = "updated_at"
 QUARANTINE_PREFIX = "quarantine_"
@@ -47,16 +48,16 @@ DRIVER_PACKAGES = {
 }
 
 
-class PosTableError(ValueError):
+class PosTableError(SourceFailed, ValueError):
     """A POS table cannot be loaded incrementally (no primary key or no cursor column), or
     the database lacks the POS tables."""
 
 
-class PosDriverError(RuntimeError):
+class PosDriverError(SourceFailed):
     """The POS URL needs a database driver that is not installed."""
 
 
-class PosConnectionError(RuntimeError):
+class PosConnectionError(SourceFailed):
     """The POS database cannot be reached (server down, wrong host, password or name)."""
 
 
@@ -218,28 +219,6 @@ def _require_tables(
     )
 
 
-def describe_type(column: dict[str, Any]) -> str:
-    """A dlt column's type in words: ``bigint``, ``text``, ``timestamp with time zone``,
-    ``decimal(10,2)``."""
-    data_type = column.get("data_type") or "unknown"
-    if data_type in ("timestamp", "time") and column.get("timezone") is not None:
-        return f"{data_type} {'with' if column['timezone'] else 'without'} time zone"
-    if column.get("precision") is not None:
-        scale = column.get("scale")
-        return f"{data_type}({column['precision']}{'' if scale is None else f',{scale}'})"
-    return data_type
-
-
-def incoming_type(source: DltSource, table: str, column: str) -> str | None:
-    """The type the POS now gives ``table.column`` (as its database declares it), in words;
-    None when the source does not know the column."""
-    resource = source.resources.get(table)
-    if resource is None:
-        return None
-    spec = resource.compute_table_schema().get("columns", {}).get(column)
-    return describe_type(spec) if spec else None
-
-
 def _quarantine_bad_keys(table: str, primary_key: list[str]) -> Callable[[Any], Iterator[Any]]:
     """Split each batch of one table's extraction: rows with a null key, and all but the
     latest of rows sharing a key (a source that declares a key it does not enforce), go to
@@ -352,10 +331,3 @@ def _split_rows(
     bad_rows = {i for i, _ in bad}
     good = [row for i, row in enumerate(rows) if i not in bad_rows]
     return good, [{**rows[i], "quarantine_rule": rule} for i, rule in bad]
-
-
-def pos_source(credentials: str | None = None, **kwargs) -> DltSource:
-    """The POS source, with credentials from the caller or else from dlt config."""
-    if credentials is None:
-        return pos(**kwargs)
-    return pos(credentials=credentials, **kwargs)

@@ -7,16 +7,23 @@ environment, then hands paths to the simulator, the dlt pipelines and dbt.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from mypizza import killpoints
+from mypizza.outcome import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Build, Ingest
 from mypizza.settings import Settings
-from mypizza.warehouse import publish, writer_lock
-from mypizza.world_sources import WORLD_SOURCES
+from mypizza.warehouse import publish, published_relations, writer_lock
+from mypizza.world_sources import WORLD_SOURCES, preload
+
+if TYPE_CHECKING:
+    from ingestion.pipelines import LoadResult
 
 SOURCES = tuple(WORLD_SOURCES)
 
@@ -51,57 +58,120 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- ingest
-def _ingest(source: str, settings: Settings) -> object:
-    """Load one source; its config defaults to the simulated world's copy of the system."""
-    from ingestion import pipelines
+def _load(source: str, settings: Settings) -> LoadResult:
+    """Load one source (in its own thread); its config defaults to the world's system."""
+    from ingestion.pipelines import load
 
-    loader = getattr(pipelines, f"load_{source}")
-    killpoints.install()
-    killpoints.ingesting(source)
+    killpoints.ingesting(source)  # test hook
     with WORLD_SOURCES[source](settings.world):
-        return loader(settings.warehouse)
+        return load(source, settings.warehouse)
+
+
+def ingest(sources: tuple[str, ...], settings: Settings) -> Ingest:
+    """Load ``sources`` from this one process, each in its own thread (they are
+    independent: own system, own raw schema, own dlt state). A source that fails is
+    reported in a line or two and the others go on."""
+    import duckdb
+
+    # Imported here, once, before the threads: two threads importing pandas (or a dlt
+    # source's module) for the first time at once can see it half-initialised.
+    import pandas  # noqa: F401
+
+    from ingestion.errors import explain
+
+    for source in sources:
+        importlib.import_module(f"ingestion.{source}")
+    preload()
+    killpoints.install()  # test hook
+    outcome = Ingest()
+    started = time.perf_counter()
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        # Held open while the threads load: the pipelines' own connections then share one
+        # DuckDB instance, instead of racing to open and close it ("file handle conflict").
+        duckdb.connect(str(settings.warehouse)),
+        ThreadPoolExecutor(len(sources), thread_name_prefix="ingest") as pool,
+    ):
+        running = {pool.submit(_load, source, settings): source for source in sources}
+        for future in as_completed(running):
+            source, seconds = running[future], time.perf_counter() - started
+            try:
+                outcome.loaded[source] = future.result()
+                print(outcome.loaded[source], flush=True)
+            except Exception as error:  # one source fails alone, in plain words
+                outcome.failed[source] = str(explain(source, error))
+                outcome.seconds_to_fail[source] = seconds
+                print(
+                    f"[mypizza] {source} FAILED after {seconds:.1f} s: {outcome.failed[source]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return outcome
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     sources = SOURCES if args.source == "all" else (args.source,)
     with writer_lock(settings.warehouse, wait=args.wait):
-        for source in sources:
-            _say(f"ingesting {source} into {settings.warehouse}")
-            print(_ingest(source, settings), flush=True)
-    return 0
+        _say(f"ingesting {', '.join(sources)} into {settings.warehouse}")
+        outcome = ingest(sources, settings)
+    if not outcome.failed:
+        return EXIT_OK
+    return EXIT_PARTIAL if outcome.loaded else EXIT_FAILED
 
 
 # ---------------------------------------------------------------- build
-def _build(settings: Settings, full_refresh: bool = False) -> list[object]:
-    """dbt build, docs, then publish the finished warehouse for readers."""
-    from mypizza.dbt_runner import run_dbt
-    from mypizza.prod_state import keep_prod_state
+def _build(
+    settings: Settings, full_refresh: bool = False, failed_sources: tuple[str, ...] = ()
+) -> Build:
+    """dbt build of what the night needs, audit, docs if the project changed, then publish
+    for readers all but what is held back."""
+    from mypizza import audit, nightly
+    from mypizza.dbt_runner import BUILD_RESULTS, run_dbt
+    from mypizza.prod_state import keep_prod_state, previously_held
 
-    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported.
-    build_args = ["build", "--target", "prod"] + (["--full-refresh"] if full_refresh else [])
-    _say("dbt " + " ".join(build_args))
-    build = run_dbt(settings.repo, settings.target_dir, *build_args)
-    _say("dbt docs generate --static")
-    docs = run_dbt(
-        settings.repo,
-        settings.target_dir,
-        "docs",
-        "generate",
-        "--static",
-        "--target",
-        "prod",
-        quiet=True,
+    # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
+    # only what the night's loads and the project's changes need (mypizza/nightly.py), and
+    # nothing downstream of a source that failed to load (mypizza/audit.py).
+    plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
+    build_args = plan.build_args + audit.exclude_failed_sources(failed_sources)
+    _say(f"{plan.reason}\ndbt " + " ".join(build_args))
+    build = run_dbt(settings.repo, settings.target_dir, *build_args, check=False)
+    outcome = Build(build)
+    if not build.ran:  # dbt stopped before running anything: nothing to audit or publish
+        _say(f"dbt build did not run (exit {build.returncode}): nothing published")
+        return outcome
+    results = settings.target_dir / BUILD_RESULTS
+    outcome.failures = audit.build_failures(settings.target_dir, results)
+    outcome.held_back = audit.held_back(
+        settings.target_dir, results, failed_sources, previously_held(settings.warehouse)
     )
-    _say(f"published {publish(settings.warehouse)}")
+    docs_needed = plan.docs_needed()
+    if docs_needed:
+        _say("dbt docs generate --static")
+        docs_args = ["docs", "generate", "--static", "--target", "prod"]
+        outcome.docs = run_dbt(
+            settings.repo, settings.target_dir, *docs_args, quiet=True, check=False
+        )
+    else:
+        _say(plan.docs_skipped())
+    outcome.was_published = published_relations(settings.warehouse)
+    _say(f"published {publish(settings.warehouse, outcome.held_back.values())}")
+    outcome.published = True
     _say(f"kept its dbt state in {keep_prod_state(settings.target_dir, settings.warehouse)}")
-    return [build, docs]
+    if not (outcome.held_back or failed_sources):
+        # only a whole good night is the next one's starting point: after a partial one,
+        # the next night builds from the last good one and so catches the held-back part up
+        plan.done(docs_generated=docs_needed)
+    return outcome
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from mypizza.summary import print_report
+
+    started = datetime.now(UTC)
     with writer_lock(settings.warehouse, wait=args.wait):
-        for result in _build(settings, full_refresh=args.full_refresh):
-            print(result)
-    return 0
+        build = _build(settings, full_refresh=args.full_refresh)
+        return print_report(settings, "build", Ingest(), build, started)
 
 
 # ---------------------------------------------------------------- run
@@ -111,29 +181,19 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from mypizza.summary import mart_row_counts, print_summary
+    from mypizza.summary import print_report
 
-    started = time.perf_counter()
+    started = datetime.now(UTC)
     if not (settings.world / "world.json").exists():
         _say(f"no world in {settings.world}: simulating the default one")
         cmd_simulate(
             argparse.Namespace(days=None, stores=None, start=None, seed=None, fresh=False),
             settings,
         )
-    loads = []
-    for source in SOURCES:
-        _say(f"ingesting {source}")
-        loads.append(_ingest(source, settings))
-        print(loads[-1], flush=True)
-    dbt_results = _build(settings)
-    print_summary(
-        settings,
-        loads=loads,
-        dbt_results=dbt_results,
-        marts=mart_row_counts(settings.warehouse),
-        seconds=time.perf_counter() - started,
-    )
-    return 0
+    _say(f"ingesting {', '.join(SOURCES)}")
+    loads = ingest(SOURCES, settings)
+    build = _build(settings, failed_sources=tuple(loads.failed))
+    return print_report(settings, "run", loads, build, started)
 
 
 # ---------------------------------------------------------------- status
@@ -141,9 +201,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from mypizza.status import report
 
     now = args.now or _now_from_env()
-    text, ok = report(settings.warehouse, settings.target_dir, now)
+    text, status = report(settings.warehouse, settings.target_dir, now)
     print(text)
-    return 0 if ok else 1
+    return status
 
 
 def _now_from_env() -> datetime:
@@ -172,9 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mypizza",
         description=__doc__.split("\n\n")[0].strip() if __doc__ else None,
         epilog="Paths: MYPIZZA_WAREHOUSE (default warehouse/mypizza.duckdb), "
-        "MYPIZZA_WORLD (default data/world).",
+        "MYPIZZA_WORLD (default data/world). Exit status of ingest, build and run: 0 all "
+        "good; 3 partial (published, something held back: see the report or `mypizza "
+        "status`); 1 nothing published; 2 a wrong command line (docs/failures.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    # what every command that writes the warehouse (ingest, build, run) accepts
+    writes = argparse.ArgumentParser(add_help=False)
+    writes.add_argument(
+        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
+    )
 
     simulate = commands.add_parser(
         "simulate",
@@ -196,43 +263,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser(
         "ingest",
+        parents=[writes],
         help="load a source system into the warehouse's raw schemas",
         description="Load what changed in a source system since the last load (dlt).",
     )
     ingest.add_argument("source", choices=[*SOURCES, "all"], help="which source system")
-    ingest.add_argument(
-        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
-    )
     ingest.set_defaults(func=cmd_ingest)
 
     build = commands.add_parser(
         "build",
-        help="dbt build and dbt docs generate",
-        description="Build and test every dbt model, then generate the docs site.",
+        parents=[writes],
+        help="dbt build, dbt docs generate, publish",
+        description="Build and test every dbt model, generate the docs site, and publish "
+        "all but what a failed model or error-severity test holds back.",
     )
     build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
-    build.add_argument(
-        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
-    )
     build.set_defaults(func=cmd_build)
 
     run = commands.add_parser(
         "run",
-        help="the whole job: simulate if needed, ingest all, build, docs, summary",
-        description="Simulate the default world if none exists, ingest every source, "
-        "dbt build, dbt docs generate, and print a summary.",
-    )
-    run.add_argument(
-        "--wait", action="store_true", help="if another run holds the warehouse, wait for it"
+        parents=[writes],
+        help="the whole job: simulate if needed, ingest all, build, docs, report",
+        description="Simulate the default world if none exists, ingest every source (in "
+        "parallel; a source that fails is reported and the others load), dbt build, audit, "
+        "dbt docs generate, publish all but what is held back, and print a report.",
     )
     run.set_defaults(func=cmd_run)
 
     status = commands.add_parser(
         "status",
-        help="per source: last load, rows, quarantine, freshness; the last dbt build",
+        help="per source: last load, rows, quarantine, freshness; the last build and run",
         description="Show, per source, the last successful load, the rows loaded, the rows "
-        "held in quarantine, and how fresh its newest event is; then the last dbt build. "
-        "Exits 1 when a source is stale or never loaded or the build failed.",
+        "held in quarantine, and how fresh its newest event is; then the last dbt build, "
+        "and the last run's outcome: sources that did not load, parts held back from the "
+        "published copy and since when. Exits 1 when a source is stale or never loaded or "
+        "nothing was published, 3 when the last run was partial, else 0.",
     )
     status.add_argument(
         "--now",
@@ -263,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         return func(args, settings)
     except (ValueError, RuntimeError) as error:
         print(f"mypizza {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from mypizza import killpoints
 
+BUILD_RESULTS = "last_build_run_results.json"  # the last `dbt build`'s run_results.json
+
 
 class DbtError(RuntimeError):
     """A dbt command failed; dbt's own output above says which node and why."""
@@ -23,6 +25,12 @@ class DbtResult:
     command: str
     seconds: float
     statuses: Counter = field(default_factory=Counter)
+    returncode: int = 0
+    ran: bool = True  # False: dbt wrote no run results (it could not start or parse)
+
+    @property
+    def failed(self) -> bool:
+        return self.returncode != 0
 
     def __str__(self) -> str:
         parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.statuses.items()))
@@ -33,30 +41,32 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
-def run_dbt(repo: Path, target_dir: Path, *args: str, quiet: bool = False) -> DbtResult:
-    """Run ``dbt <args>`` in ``repo`` (artifacts in ``target_dir``); raise DbtError on failure."""
+def run_dbt(
+    repo: Path, target_dir: Path, *args: str, quiet: bool = False, check: bool = True
+) -> DbtResult:
+    """Run ``dbt <args>`` in ``repo`` (artifacts in ``target_dir``). A failure raises
+    DbtError, or with ``check=False`` is returned (``returncode``; ``ran`` is False when
+    dbt wrote no run results: it stopped before running any node)."""
     command = [dbt_executable(), *args]
     if quiet:
         command.insert(1, "--quiet")
     if not sys.stdout.isatty():
         command.insert(1, "--no-use-colors")
     started = time.time()
-    if killpoints.requested():  # a crash-recovery test: maybe die in the middle of it
+    if killpoints.requested():  # test hook: a crash-recovery test may die in the middle
         completed = killpoints.run_dbt_until_killed(command, repo)
     else:
         completed = subprocess.run(command, cwd=repo, check=False)
-    results = _read_run_results(target_dir / "run_results.json")
-    if args and args[0] == "build":  # `mypizza status` reads it after docs overwrote the other
-        _keep_build_results(target_dir, started)
-    if completed.returncode != 0:
-        raise DbtError(f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); see above.")
-    return results or DbtResult(" ".join(args), 0.0)
-
-
-def _keep_build_results(target_dir: Path, started: float) -> None:
     latest = target_dir / "run_results.json"
-    if latest.exists() and latest.stat().st_mtime >= started:
-        shutil.copyfile(latest, target_dir / "last_build_run_results.json")
+    fresh = latest.exists() and latest.stat().st_mtime >= started
+    results = _read_run_results(latest) if fresh else None
+    if fresh and args and args[0] == "build":  # the audit and `mypizza status` read it
+        shutil.copyfile(latest, target_dir / BUILD_RESULTS)  # after docs overwrote the other
+    if completed.returncode != 0 and check:
+        raise DbtError(f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); see above.")
+    result = results or DbtResult(" ".join(args), time.time() - started, ran=False)
+    result.returncode = completed.returncode
+    return result
 
 
 def _read_run_results(path: Path) -> DbtResult | None:

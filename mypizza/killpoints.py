@@ -1,8 +1,11 @@
-"""Named crash points for the crash-recovery tests: ``MYPIZZA_KILL_AT=<point>`` makes the
-process SIGKILL itself (a real, uncatchable kill: no ``finally``, no atexit, no flush) at
-that point, so a test can prove a re-run recovers from a crash anywhere.
+"""TEST HOOK, not a feature: named crash points for tests/python/test_crash_recovery.py.
 
-Points (unset in production, where none of this is installed):
+``MYPIZZA_KILL_AT=<point>`` makes the process SIGKILL itself (a real, uncatchable kill: no
+``finally``, no atexit, no flush) at that point, so a test can prove a re-run recovers from
+a crash anywhere. Unset (production), every call here returns at once and nothing of dlt is
+patched; the variable is for tests only.
+
+Points:
 
 ``<source>:extract``
     dlt has written the first batch of extracted items of ``<source>`` (pos, inventory,
@@ -18,7 +21,11 @@ Points (unset in production, where none of this is installed):
 ``dbt:docs``
     ``dbt docs generate`` has started; dbt and mypizza are both killed.
 ``publish``
-    the published copy is half written (the staging file exists, not yet swapped in).
+    the published copy is half written (the staging file exists, held-back parts not yet
+    restored from the previous copy, nothing swapped in).
+
+Sources load in parallel threads, so the source a dlt stage belongs to is the calling
+thread's (``ingesting``).
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ENV_VAR = "MYPIZZA_KILL_AT"
 STAGES = ("extract", "normalize", "load")
-_current_source: str | None = None
+_loading = threading.local()  # .source: what this thread is loading
 _installed = False
 
 
@@ -58,13 +66,12 @@ def at(point: str) -> None:
 
 
 def ingesting(source: str) -> None:
-    """Tell the dlt hooks which source the process is loading now."""
-    global _current_source
-    _current_source = source
+    """Tell the dlt hooks which source this thread is loading."""
+    _loading.source = source
 
 
 def _armed(stage: str) -> bool:
-    return requested() == f"{_current_source}:{stage}"
+    return requested() == f"{getattr(_loading, 'source', None)}:{stage}"
 
 
 def _after(method: Callable, stage: str, condition: Callable[[Any], bool] = bool) -> Callable:

@@ -4,10 +4,13 @@ Per source: the last successful load (dlt's ``_dlt_loads``, status 0), the rows 
 tables hold, the rows (or files, or store exports) held in quarantine or rejected, and
 freshness: the newest event the source has sent (an order, a count, a review, a franchise
 order day) against ``now``. Then the last ``dbt build`` (its run_results, kept beside
-dbt's target folder as ``last_build_run_results.json``). The exit code is non-zero when a
-source is stale (older than ``error_after``), was never loaded, or the last build failed,
-so a scheduler can alert on it. Thresholds follow the dbt sources' freshness (warn after
-one day, error after three).
+dbt's target folder as ``last_build_run_results.json``). Then the last run's outcome
+(``prod-state/last_run.json``): the sources that did not load and why, and the parts held
+back from the published copy, with how long each has been stale. Exit status, for a
+scheduler: 1 when a source is stale (older than ``error_after``) or was never loaded, or
+the last build published nothing; else 3 when the last run was partial (a source did not
+load, something is held back); else 0. Thresholds follow the dbt sources' freshness (warn
+after one day, error after three).
 
 The warehouse is read read-only; while a run holds it, the published copy is read instead.
 """
@@ -21,7 +24,10 @@ from pathlib import Path
 
 import duckdb
 
+from mypizza.outcome import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from mypizza.prod_state import last_run
 from mypizza.warehouse import published_path
+from mypizza.world_sources import WORLD_SOURCES
 
 WARN_AFTER = timedelta(days=1)
 ERROR_AFTER = timedelta(days=3)
@@ -70,7 +76,7 @@ class BuildStatus:
 
     @property
     def failed(self) -> bool:
-        return self.state != "ok"
+        return self.state not in ("ok", "partial")
 
 
 def _as_utc(value: object) -> datetime | None:
@@ -89,6 +95,8 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> object:
 
 
 def source_status(con: duckdb.DuckDBPyConnection, source: str, now: datetime) -> SourceStatus:
+    """A source's last load, rows, quarantine and freshness (a source without a
+    NEWEST_EVENT query is judged by its last load)."""
     schema = f"raw_{source}"
     status = SourceStatus(source)
     status.last_load = _as_utc(
@@ -109,13 +117,14 @@ def source_status(con: duckdb.DuckDBPyConnection, source: str, now: datetime) ->
         for t in tables
         if not t.startswith("quarantine_")
     )
-    for sql in HELD_BACK[source]:
+    for sql in HELD_BACK.get(source, []):
         if "{table}" in sql:
             for table in (t for t in tables if t.startswith("quarantine_")):
                 status.held_back += _one(con, sql.format(table=f'{schema}."{table}"')) or 0
         else:
             status.held_back += _one(con, sql) or 0
-    status.newest_event = _as_utc(_one(con, NEWEST_EVENT[source]))
+    newest = NEWEST_EVENT.get(source)
+    status.newest_event = _as_utc(_one(con, newest) if newest else status.last_load)
     if status.newest_event is None:
         status.state = "stale"
         return status
@@ -126,7 +135,9 @@ def source_status(con: duckdb.DuckDBPyConnection, source: str, now: datetime) ->
     return status
 
 
-def build_status(target_dir: Path) -> BuildStatus:
+def build_status(target_dir: Path, record: dict | None = None) -> BuildStatus:
+    """The last build, from its run results: ok; partial (something failed, and the last
+    run published the rest, holding it back); failed (something failed, nothing published)."""
     path = target_dir / LAST_BUILD
     if not path.exists():
         return BuildStatus()
@@ -135,10 +146,11 @@ def build_status(target_dir: Path) -> BuildStatus:
     for result in data.get("results", []):
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     bad = sum(counts.get(s, 0) for s in ("error", "fail", "runtime error"))
+    published = bool(record and record.get("published") and record.get("build", {}).get("failures"))
     return BuildStatus(
         finished=data.get("metadata", {}).get("generated_at"),
         counts=counts,
-        state="failed" if bad else "ok",
+        state="ok" if not bad else "partial" if published else "failed",
     )
 
 
@@ -157,35 +169,91 @@ def _age(age: timedelta | None) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
-def report(warehouse: Path, target_dir: Path, now: datetime) -> tuple[str, bool]:
-    """The status text and whether everything is fine."""
+def _since(value: str | None, clock: datetime) -> str:
+    if not value:
+        return "never published"
+    since = datetime.fromisoformat(value)
+    return f"stale since {since:%Y-%m-%d %H:%M} UTC ({_age(clock - since)})"
+
+
+def last_run_lines(record: dict | None, clock: datetime) -> tuple[list[str], list[str]]:
+    """The last run's outcome: what did not load, what is held back and since when; and
+    the problems to name in the status line."""
+    if record is None:
+        return [], []
+    lines = [
+        f"last run: {record['outcome']} (exit {record['exit_status']}), finished "
+        f"{datetime.fromisoformat(record['finished_at']):%Y-%m-%d %H:%M} UTC"
+    ]
+    problems = []
+    for source, outcome in record.get("sources", {}).items():
+        if outcome["status"] == "failed":
+            lines.append(f"  {source} did not load: {outcome['error']}")
+            problems.append(f"{source} did not load")
+    for failure in record.get("build", {}).get("failures", []):
+        lines.append(f"  build: {failure}")
+    if not record.get("published"):
+        problems.append("nothing published")
+    held = record.get("held_back", [])
+    if held:
+        lines.append(f"held back from the published copy ({len(held)} relations keep their last")
+        lines.append("version that passed, or are absent if none did):")
+        by_reason: dict[str, list[dict]] = {}
+        for part in held:
+            by_reason.setdefault(part["reason"], []).append(part)
+        for reason, parts in by_reason.items():
+            lines.append(f"  {reason}")
+            marts = [p for p in parts if p["relation"].startswith("marts.")]
+            for part in marts:
+                lines.append(f"    {part['relation']:<40} {_since(part['stale_since'], clock)}")
+            if len(parts) > len(marts):
+                lines.append(f"    and {len(parts) - len(marts)} upstream relations")
+        problems.append(f"{len(held)} relations held back")
+    return lines, problems
+
+
+def report(warehouse: Path, target_dir: Path, now: datetime) -> tuple[str, int]:
+    """The status text and the exit status: 0 all good, 3 partial (the last run held
+    something back or a source did not load), 1 a problem (stale, never loaded, nothing
+    published)."""
     if not warehouse.exists() and not published_path(warehouse).exists():
-        return f"no warehouse at {warehouse}: nothing loaded yet", False
+        return f"no warehouse at {warehouse}: nothing loaded yet", EXIT_FAILED
     con, read = _open(warehouse)
     try:
-        sources = [source_status(con, s, now) for s in NEWEST_EVENT]
+        sources = [source_status(con, s, now) for s in WORLD_SOURCES]
     finally:
         con.close()
-    build = build_status(target_dir)
+    record = last_run(warehouse)
+    build = build_status(target_dir, record)
     lines = [
         f"warehouse {read} at {now:%Y-%m-%d %H:%M} UTC "
         f"(freshness: late after {_age(WARN_AFTER)}, stale after {_age(ERROR_AFTER)})",
-        f"{'source':<10} {'last load (UTC)':<17} {'rows':>9} {'held back':>9} "
+        f"{'source':<10} {'last load (UTC)':<17} {'rows':>9} {'quarantine':>10} "
         f"{'newest event':<17} {'age':>8}  state",
     ]
     for s in sources:
         loaded = f"{s.last_load:%Y-%m-%d %H:%M}" if s.last_load else "-"
         newest = f"{s.newest_event:%Y-%m-%d %H:%M}" if s.newest_event else "-"
         lines.append(
-            f"{s.source:<10} {loaded:<17} {s.rows:>9,} {s.held_back:>9,} "
+            f"{s.source:<10} {loaded:<17} {s.rows:>9,} {s.held_back:>10,} "
             f"{newest:<17} {_age(s.age):>8}  {s.state}"
         )
     counts = ", ".join(f"{n} {k}" for k, n in sorted((build.counts or {}).items()))
     done = f" at {build.finished} ({counts})" if counts else ""
     lines.append(f"dbt build: {build.state}{done}")
-    ok = not build.failed and not any(s.failed for s in sources)
+    run_lines, partial = last_run_lines(record, datetime.now(UTC))
+    lines.extend(run_lines)
     problems = [f"{s.source} {s.state}" for s in sources if s.failed]
     if build.failed:
         problems.append(f"dbt build {build.state}")
-    lines.append("status: OK" if ok else "status: PROBLEM: " + "; ".join(problems))
-    return "\n".join(lines), ok
+    if "nothing published" in partial:
+        problems.append("nothing published")
+        partial.remove("nothing published")
+    if problems:
+        lines.append("status: PROBLEM: " + "; ".join(problems + partial))
+        return "\n".join(lines), EXIT_FAILED
+    if partial:
+        lines.append("status: PARTIAL: " + "; ".join(partial))
+        return "\n".join(lines), EXIT_PARTIAL
+    lines.append("status: OK")
+    return "\n".join(lines), EXIT_OK

@@ -15,6 +15,17 @@ from pathlib import Path
 
 import dlt
 
+from ingestion.errors import SourceFailed
+
+
+def preload() -> None:
+    """Import the simulator modules the world sources serve their systems from, once, in
+    the calling thread: `ingest all` enters the sources' contexts in parallel threads, and
+    two threads importing the simulator's modules for the first time at once see one of
+    them half-initialised (ImportError ... partially initialized module)."""
+    import simulator  # noqa: F401
+    import simulator.iot  # noqa: F401
+
 
 def _configured(key: str) -> bool:
     """Whether dlt config (env, .dlt/config.toml, .dlt/secrets.toml) already sets ``key``."""
@@ -37,7 +48,7 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 def _require_world(world: Path, what: str, env_var: str) -> None:
     if not (world / "world.json").exists():
-        raise SystemExit(
+        raise SourceFailed(
             f"No {what} configured and no simulated world in {world}. "
             f"Run `mypizza simulate` or set {env_var}."
         )
@@ -133,7 +144,9 @@ def iot(world: Path) -> Iterator[None]:
             yield
 
 
-# source name -> context manager factory; the order is the order `ingest all` loads them
+# The one list of sources: name -> context manager factory. A source named here is loaded
+# by ingestion.pipelines.load from its dlt source ingestion.<name>.<name>, into raw_<name>;
+# the dbt source reading it has the same name (a failed load holds back source:<name>+).
 WORLD_SOURCES: dict[str, Callable[[Path], AbstractContextManager[None]]] = {
     "pos": pos,
     "inventory": inventory,

@@ -6,8 +6,8 @@ other machine: a test that reads it fails or, worse, skips there. Fails, naming 
 line and the path, for:
 
 - home folders: /home/<user>, /Users/<user>, /root, C:\\Users\\<user>;
-- the development machines' folders: /work/<folder> (worktrees, shared data sets) and the
-  local package index under /opt.
+- the development machines' folders: the work root and its folders (worktrees, shared
+  data sets) and the local package index under /opt.
 
 Data the project needs goes in the repository (real data sets: ``tests/data/``) or comes
 from configuration (an environment variable, dlt config), with a relative default.

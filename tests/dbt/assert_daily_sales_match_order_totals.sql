@@ -1,3 +1,7 @@
+{{ config(tags=['reconciles']) }}
+
+-- Tagged `reconciles`: the marts it compares are published together, or held back
+-- together (docs/failures.md).
 -- rpt_daily_store_sales must add up to fct_orders: for every store and business day,
 -- the count of orders that are not voided, their items, order totals and refunds.
 -- Returns one row per store-day that differs or exists on one side only.

@@ -1,3 +1,7 @@
+{{ config(tags=['reconciles']) }}
+
+-- Tagged `reconciles`: the marts it compares are published together, or held back
+-- together (docs/failures.md).
 -- The order total of every order in fct_orders is the sum of the line totals of its
 -- lines in fct_order_items (0 for an order without lines).
 -- Returns every order whose total differs.

@@ -24,7 +24,7 @@ import pytest
 from conftest import MYPIZZA, REPO, Env
 
 from ingestion.feedback import FeedbackApiError
-from ingestion.pipelines import load_feedback
+from ingestion.pipelines import load
 from ingestion.pos import _keys_clean, _quarantine_bad_keys
 from simulator import serve_feedback_api, simulate
 from simulator.feedback import feedback_path
@@ -301,13 +301,13 @@ def test_api_failures_are_rejected_with_endpoint_and_rule(
         serve_feedback_api(pristine, token=TOKEN, failure=failure) as api,
         pytest.raises(FeedbackApiError) as raised,
     ):
-        load_feedback(warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
+        load("feedback", warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
     for word in words:
         assert word in str(raised.value)
     assert "the next run asks again" in str(raised.value)
     # nothing half-loaded: the next run (a healthy API) loads everything
     with serve_feedback_api(pristine, token=TOKEN) as api:
-        load_feedback(warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
+        load("feedback", warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
     with sqlite3.connect(feedback_path(pristine)) as con:
         reviews = con.execute("select count(*) from reviews").fetchone()[0]
     assert query(warehouse, "select count(*) from raw_feedback.reviews") == [(reviews,)]

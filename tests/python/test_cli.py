@@ -43,3 +43,14 @@ def test_ingest_without_world_or_config_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "no simulated world" in (result.stdout + result.stderr).lower()
     assert "SOURCES__POS__CREDENTIALS" in result.stdout + result.stderr
+
+
+def test_the_writing_commands_take_wait_and_the_help_names_the_exit_statuses() -> None:
+    for command in ("ingest", "build", "run"):
+        out = subprocess.run(
+            [MYPIZZA, command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "--wait" in out and "wait for it" in out, command
+    out = subprocess.run([MYPIZZA, "--help"], capture_output=True, text=True, check=True).stdout
+    words = " ".join(out.split())
+    assert "0 all good; 3 partial" in words and "1 nothing published" in words

@@ -20,6 +20,12 @@ of the smallest world is ~50 s, so not every case can afford two full runs):
 * dbt kill points (early in `dbt build`, while staging builds; late, among the marts and
   their tests): the raw snapshot, `mypizza build` killed, then `mypizza run`; every mart
   must match, and the published copy must be the finished build.
+* A partial night (docs/failures.md): the world a day later, the feedback API down and a
+  stock count written twice (an error-severity test fails in the inventory area), run
+  from the reference's finished warehouse; exit 3, parts held back. Killed while the
+  sources load in parallel (`pos:load`) and while the published copy is being made with
+  the held-back parts of the previous one (`publish`), then run again: the same warehouse
+  (raw and marts) and the same published copy as the uninterrupted partial night.
 
 All cases use one working folder in turn (same paths, so dbt's partial parse is reused).
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -95,9 +102,9 @@ def killed(env: Env, *args: str, at: str) -> None:
     assert f"MYPIZZA_KILL_AT={at}: SIGKILL" in result.stdout
 
 
-def completed(env: Env, *args: str) -> str:
+def completed(env: Env, *args: str, status: int = 0) -> str:
     result = run(env, *args)
-    assert result.returncode == 0, f"mypizza {args}:\n{result.stdout[-3000:]}\n{result.stderr}"
+    assert result.returncode == status, f"mypizza {args}:\n{result.stdout[-3000:]}\n{result.stderr}"
     return result.stdout
 
 
@@ -106,6 +113,7 @@ class Reference:
         self.root = root
         self.work = Env(root / "work")
         self.raw_snapshot = root / "raw_snapshot"
+        self.built_snapshot = root / "built_snapshot"  # after the build, published
         self.raw: dict[str, tuple[int, str]] = {}
         self.marts: dict[str, tuple[int, str]] = {}
 
@@ -127,6 +135,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     completed(env, "ingest", "all")
     shutil.copytree(env.warehouse.parent, ref.raw_snapshot)
     completed(env, "build")
+    shutil.copytree(env.warehouse.parent, ref.built_snapshot)
     ref.raw = checksums(env.warehouse, tuple(RAW.values()))
     ref.marts = checksums(env.warehouse, ("marts",))
     assert len(ref.marts) >= 10 and sum(bool(rows) for rows, _ in ref.marts.values()) >= 10
@@ -184,3 +193,73 @@ def test_build_killed_then_rerun_builds_the_same_marts(reference: Reference, poi
     assert checksums(env.warehouse, ("marts",)) == reference.marts
     assert checksums(env.published, ("marts",)) == reference.marts
     assert checksums(env.warehouse, tuple(RAW.values())) == reference.raw  # nothing doubled
+
+
+# ---------------------------------------------------------------- a partial night
+class Partial:
+    """The reference's world a day later, with the feedback API down and a stock count
+    written twice; its uninterrupted run's warehouse and published copy."""
+
+    def __init__(self, reference: Reference, root: Path) -> None:
+        self.reference = reference
+        self.work = Env(root)
+        shutil.copytree(reference.work.world, self.work.world)
+        completed(self.work, "simulate", "--days", "1")
+        counts = sorted((self.work.world / "bucket" / "inventory").glob("*/*/stock_counts.csv"))
+        lines = counts[-1].read_text().splitlines(keepends=True)
+        counts[-1].write_text("".join([*lines, lines[-1]]))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+        self.work.vars.update(
+            {
+                "SOURCES__FEEDBACK__BASE_URL": f"http://127.0.0.1:{closed}/v1",
+                "SOURCES__FEEDBACK__TOKEN": "any",
+                "RUNTIME__REQUEST_MAX_RETRY_DELAY": "0.2",
+                "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.05",
+            }
+        )
+        self.reset()
+        out = completed(self.work, "run", status=3)
+        assert "feedback: NOT LOADED" in out and "unique_combination_of_columns" in out
+        self.sums = self.state()
+
+    def reset(self) -> None:
+        """The warehouse folder as the reference's build left it (published, prod state)."""
+        folder = self.work.warehouse.parent
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(self.reference.built_snapshot, folder)
+
+    def state(self) -> tuple[dict, dict, dict]:
+        raw = checksums(self.work.warehouse, tuple(RAW.values()))
+        return (
+            raw,
+            checksums(self.work.warehouse, ("marts",)),
+            checksums(self.work.published, ("marts",)),
+        )
+
+
+@pytest.fixture(scope="module")
+def partial(reference: Reference, tmp_path_factory: pytest.TempPathFactory) -> Partial:
+    return Partial(reference, tmp_path_factory.mktemp("partial"))
+
+
+def test_a_partial_night_holds_back_and_keeps_the_last_published_version(
+    partial: Partial,
+) -> None:
+    raw, marts, published = partial.sums
+    assert raw != partial.reference.raw  # a day more of pos, inventory, franchise
+    before = checksums(partial.reference.built_snapshot / partial.work.published.name, ("marts",))
+    for held in ("fct_reviews", "rpt_store_satisfaction_weekly", "fct_inventory_daily"):
+        assert published[f"marts.{held}"] == before[f"marts.{held}"]
+    assert published["marts.fct_orders"] == marts["marts.fct_orders"] != before["marts.fct_orders"]
+
+
+@pytest.mark.parametrize("point", ["pos:load", "publish"])
+def test_a_partial_night_killed_then_rerun_gives_the_same_warehouse_and_copy(
+    partial: Partial, point: str
+) -> None:
+    partial.reset()
+    killed(partial.work, "run", at=point)
+    completed(partial.work, "run", status=3)
+    assert partial.state() == partial.sums

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from ingestion.feedback import FeedbackApiError
-from ingestion.pipelines import load_feedback
+from ingestion.pipelines import load
 from simulator import FeedbackApiServer, serve_feedback_api, simulate
 from simulator.feedback import KINDS, feedback_path
 
@@ -68,7 +68,7 @@ def test_first_load_pages_through_everything_and_nests_arrays(
     world: Path, api: FeedbackApiServer, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "wh.duckdb"
-    result = load_feedback(warehouse, progress=None)
+    result = load("feedback", warehouse, progress=None)
     reviews, mentions = documents(world, "reviews"), documents(world, "mentions")
     assert result.rows["reviews"] == len(reviews) > 80
     assert result.rows["mentions"] == len(mentions) > 40
@@ -99,7 +99,7 @@ def test_first_load_pages_through_everything_and_nests_arrays(
     (replied_at,) = query(warehouse, "select max(replied_at) from raw_feedback.reviews__replies")[0]
     assert replied_at.tzinfo is not None  # landed as a timestamp, not a string
 
-    again = load_feedback(warehouse, progress=None)
+    again = load("feedback", warehouse, progress=None)
     assert again.rows == {}
 
 
@@ -111,7 +111,7 @@ def test_throttled_and_failing_api_still_loads_everything(
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", TOKEN)
         monkeypatch.setenv("SOURCES__FEEDBACK__PAGE_SIZE", "10")
         warehouse = tmp_path / "wh.duckdb"
-        result = load_feedback(warehouse, progress=None)
+        result = load("feedback", warehouse, progress=None)
     assert server.stats[429] >= 3 and server.stats[500] >= 1, server.stats
     for kind in KINDS:
         ids = {i for (i,) in query(warehouse, f"select id from raw_feedback.{kind}")}
@@ -127,11 +127,11 @@ def test_edited_review_replaces_its_row_and_keeps_its_history(
     with serve_feedback_api(world, token=TOKEN) as server:
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", TOKEN)
-        load_feedback(warehouse, progress=None)
+        load("feedback", warehouse, progress=None)
         before = documents(world, "reviews")
         simulate(world, days=4)  # the API serves the advanced world at once
         after = documents(world, "reviews")
-        second = load_feedback(warehouse, progress=None)
+        second = load("feedback", warehouse, progress=None)
 
     edited = [i for i in before if after[i]["version"] > before[i]["version"]]
     assert edited, "the world edits some reviews in four days"
@@ -167,7 +167,7 @@ def test_a_bad_token_says_what_to_set(
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", "not-the-token")
         with pytest.raises(FeedbackApiError) as error:
-            load_feedback(tmp_path / "wh.duckdb", progress=None)
+            load("feedback", tmp_path / "wh.duckdb", progress=None)
         assert server.stats == {401: 1}  # refused once, not retried
     message = str(error.value)
     assert "401" in message and "SOURCES__FEEDBACK__TOKEN" in message

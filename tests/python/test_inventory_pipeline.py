@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -16,10 +15,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support import BIN, MYPIZZA, REPO, query
+from support import BIN, MYPIZZA, REPO, moto_s3_server, query
 
 from ingestion.inventory import KIND_BY_FILE_NAME, TABLES
-from ingestion.pipelines import load_inventory
+from ingestion.pipelines import load
 from simulator import bucket_url_for, simulate
 
 START = date(2026, 3, 2)
@@ -81,7 +80,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_first_load_lands_every_file_with_its_lineage(world: Path, warehouse: Path) -> None:
     bucket = world / "bucket"
     files = file_rows(bucket)
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
 
     assert result.rows == {**rows_per_table(files), "files": len(files)}
     assert raw_counts(warehouse) == rows_per_table(files)
@@ -115,7 +114,7 @@ def test_first_load_lands_every_file_with_its_lineage(world: Path, warehouse: Pa
 
 def test_rerun_without_new_files_loads_nothing(world: Path, warehouse: Path) -> None:
     before = raw_counts(warehouse)
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
     assert result.rows == {} and result.files == []
     assert "nothing new" in str(result)
     assert raw_counts(warehouse) == before
@@ -127,7 +126,7 @@ def test_advancing_a_day_loads_exactly_that_days_files(world: Path, warehouse: P
     new = {p: n for p, n in file_rows(world / "bucket").items() if p not in before}
     assert new and all("/2026-03-07/" in p for p in new)
 
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
 
     assert sorted(p for _, p, _ in result.files) == sorted(new)
     assert result.rows == {**rows_per_table(new), "files": len(new)}
@@ -141,19 +140,19 @@ def test_a_file_uploaded_again_replaces_its_rows(world: Path, warehouse: Path) -
     before = rows_by_file(warehouse)[key]
 
     touch_later(path)  # the same content again: read again, not doubled
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
     assert result.rows == {"waste": before, "files": 1}
     assert raw_counts(warehouse)["waste"] == total
 
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:-1]))  # corrected: one line fewer
     touch_later(path)
-    load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
     assert rows_by_file(warehouse)[key] == before - 1
     assert raw_counts(warehouse)["waste"] == total - 1
     path.write_text("".join(lines))
     touch_later(path)
-    load_inventory(warehouse, progress=None, bucket_url=bucket_url_for(world))
+    load("inventory", warehouse, progress=None, bucket_url=bucket_url_for(world))
     assert raw_counts(warehouse)["waste"] == total
 
 
@@ -200,7 +199,7 @@ def test_malformed_files_are_quarantined_and_the_rest_load(world: Path, tmp_path
     good = {p: n for p, n in file_rows(world / "bucket").items() if p not in spoilt}
     warehouse = tmp_path / "wh.duckdb"
 
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket.as_uri())
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket.as_uri())
 
     problems = {path: (status, problem) for status, path, problem in result.problems}
     assert set(problems) == {*spoilt, "inventory/README.txt"}
@@ -221,7 +220,7 @@ def test_malformed_files_are_quarantined_and_the_rest_load(world: Path, tmp_path
     fixed = f"inventory/mil01/{START}/waste.csv"
     shutil.copyfile(world / "bucket" / fixed, bucket / fixed)
     touch_later(bucket / fixed)
-    result = load_inventory(warehouse, progress=None, bucket_url=bucket.as_uri())
+    result = load("inventory", warehouse, progress=None, bucket_url=bucket.as_uri())
     assert [(s, p) for s, p, _ in result.files] == [("loaded", fixed)]
     assert rows_by_file(warehouse)[fixed] == file_rows(world / "bucket")[fixed]
     (status,) = query(
@@ -253,35 +252,11 @@ def test_ingest_inventory_prints_the_quarantined_files(world: Path, tmp_path: Pa
 
 
 # ---------------------------------------------------------------- an S3-protocol server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free 127.0.0.1 port, for one test."""
-    port = free_port()
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_s3_server() as url:
+        yield url
 
 
 def test_the_same_pipeline_reads_an_s3_bucket(
@@ -312,7 +287,7 @@ def test_the_same_pipeline_reads_an_s3_bucket(
         monkeypatch.setenv(f"SOURCES__INVENTORY__{key}", value)
     s3_warehouse = tmp_path / "s3.duckdb"
 
-    first = load_inventory(s3_warehouse, progress=None)  # the bucket from dlt config
+    first = load("inventory", s3_warehouse, progress=None)  # the bucket from dlt config
     assert first.problems == [] and first.rows["files"] == len(files) - sum(
         last_day in p.parts for p in files
     )
@@ -323,11 +298,11 @@ def test_the_same_pipeline_reads_an_s3_bucket(
     for path in files:
         if last_day in path.parts:
             s3.upload_file(str(path), "inventory-drop", path.relative_to(bucket).as_posix())
-    second = load_inventory(s3_warehouse, progress=None)
+    second = load("inventory", s3_warehouse, progress=None)
     assert {p for _, p, _ in second.files} == {
         p.relative_to(bucket).as_posix() for p in files if last_day in p.parts
     }
-    assert load_inventory(s3_warehouse, progress=None).rows == {}
+    assert load("inventory", s3_warehouse, progress=None).rows == {}
 
     # the same rows as from the folder, file by file and value by value
     assert rows_by_file(s3_warehouse) == rows_by_file(warehouse)
@@ -339,6 +314,6 @@ def test_the_same_pipeline_reads_an_s3_bucket(
     rel = next(p for p in (f.relative_to(bucket).as_posix() for f in files) if "waste" in p)
     time.sleep(1.1)  # S3 modification dates have whole seconds
     s3.upload_file(str(bucket / rel), "inventory-drop", rel)
-    again = load_inventory(s3_warehouse, progress=None)
+    again = load("inventory", s3_warehouse, progress=None)
     assert [p for _, p, _ in again.files] == [rel]
     assert rows_by_file(s3_warehouse) == rows_by_file(warehouse)

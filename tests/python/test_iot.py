@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -311,7 +312,9 @@ def test_broker_down_for_a_while_loses_nothing_once_back(
 
 
 @pytest.mark.e2e  # every source of a small world is loaded
-def test_ingest_all_loads_the_other_sources_when_the_broker_is_down(tmp_path: Path) -> None:
+def test_the_run_finishes_the_other_sources_when_the_broker_is_down(tmp_path: Path) -> None:
+    """The broker unreachable: `mypizza run` loads, builds and publishes everything else,
+    exits 3 (partial) and names the broker; nothing of the iot area is published."""
     env = Env(tmp_path)
     env.mypizza("simulate", "--stores", "1", "--days", "1", "--start", "2026-04-06")
     closed = iot.free_port()
@@ -323,9 +326,9 @@ def test_ingest_all_loads_the_other_sources_when_the_broker_is_down(tmp_path: Pa
         }
     )
     result = subprocess.run(
-        [MYPIZZA, "ingest", "all"], cwd=REPO, env=env.vars, capture_output=True, text=True
+        [MYPIZZA, "run"], cwd=REPO, env=env.vars, capture_output=True, text=True
     )
-    assert result.returncode == 1
+    assert result.returncode == 3, result.stdout + result.stderr
     assert f"cannot use the MQTT broker at mqtt://127.0.0.1:{closed}" in result.stderr
     loaded = {
         schema
@@ -335,6 +338,19 @@ def test_ingest_all_loads_the_other_sources_when_the_broker_is_down(tmp_path: Pa
         )
     }
     assert {"raw_pos", "raw_inventory", "raw_feedback", "raw_franchise"} <= loaded
+    assert "raw_iot" not in loaded
+    published = env.query(
+        "select count(*) from marts.fct_orders where source_system = 'mypizza_pos'",
+        published=True,
+    )[0][0]
+    with sqlite3.connect(env.world / "pos.sqlite") as con:
+        assert published == con.execute("select count(*) from orders").fetchone()[0] > 0
+    kitchen = env.query(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'fct_cold_chain_excursions'",
+        published=True,
+    )[0][0]
+    assert kitchen == 0
 
 
 # ------------------------------------------------------------------ the simulator

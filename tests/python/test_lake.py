@@ -13,15 +13,13 @@ keeping the latest version of each key; every source table must equal its merged
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from support import BIN, REPO
+from support import BIN, REPO, moto_s3_server
 
 # ingests a world twice over and runs dbt: minutes
 pytestmark = pytest.mark.e2e
@@ -40,35 +38,11 @@ def duckdb_config(home: Path) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
     """moto's S3 server on a free 127.0.0.1 port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with moto_s3_server() as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +139,7 @@ def test_every_load_is_in_the_bucket_as_parquet(loaded: dict[str, Path], s3_serv
     assert orders and all(k.endswith(".parquet") for k in orders)
     # two loads of the orders, each its own files: nothing was overwritten
     assert len({k.split("/")[-1].split(".")[0] for k in orders}) == 2
-    for schema in ("raw_pos", "raw_inventory", "raw_feedback", "raw_franchise"):
+    for schema in ("raw_pos", "raw_inventory", "raw_feedback", "raw_franchise", "raw_iot"):
         assert any(k.startswith(f"{schema}/_dlt_loads/") for k in keys), schema
 
 
@@ -178,12 +152,13 @@ def test_the_lake_views_hold_what_dlt_merged(loaded: dict[str, Path]) -> None:
             "where table_catalog = 'mypizza' and table_type = 'VIEW' "
             "and table_name not like '%\\_\\_lake\\_files' escape '\\' order by all"
         ).fetchall()
-        # every source of the project (four source systems, 21 tables), registered
+        # every source of the project (five source systems), registered
         assert {s for s, _ in views} == {
             "raw_pos",
             "raw_inventory",
             "raw_feedback",
             "raw_franchise",
+            "raw_iot",
         }
         assert len(views) >= 20, views
         compared = 0

@@ -4,7 +4,7 @@ Every check is one row of a single `dbt show --inline` query (one dbt start-up f
 all) on the profile's `lint` target, an in-memory DuckDB: macros need no warehouse. The
 generic tests (tests/generic/) are macros too (`test_<name>`): each is run on a small
 inline relation and must return exactly the offending rows. The incremental filter
-(incremental_lookback_filter) reads the model's own table: the unit test of `fct_orders`
+(changed_since_last_build) reads the model's own table: the unit test of `fct_orders`
 (models/marts/sales/_sales__models.yml) covers it.
 """
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from pos_truth import max_updated_at, rows_updated_since, table_counts
 
-from ingestion.pipelines import load_pos, pipelines_dir
+from ingestion.pipelines import load, pipelines_dir
 from simulator import pos_url_for, simulate
 
 TABLES = ["customers", "order_items", "orders", "payments", "products", "stores"]
@@ -46,7 +46,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_first_load_lands_every_table_whole(world: Path, warehouse: Path) -> None:
-    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    result = load("pos", warehouse, progress=None, credentials=pos_url_for(world))
     source = {t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES}
     assert set(source) == set(TABLES)
     assert raw_counts(warehouse) == source
@@ -62,7 +62,7 @@ def test_state_lives_beside_the_warehouse(warehouse: Path) -> None:
 
 def test_rerun_without_changes_loads_nothing(world: Path, warehouse: Path) -> None:
     before = raw_counts(warehouse)
-    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    result = load("pos", warehouse, progress=None, credentials=pos_url_for(world))
     assert result.rows == {}
     assert raw_counts(warehouse) == before
 
@@ -74,7 +74,7 @@ def test_advancing_a_day_loads_exactly_what_changed(world: Path, warehouse: Path
     changed = {t: n for t, n in rows_updated_since(pos, marks).items() if n}
     assert changed.get("orders", 0) > 100  # a new day of orders, plus late updates
 
-    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    result = load("pos", warehouse, progress=None, credentials=pos_url_for(world))
 
     assert result.rows == changed
     assert raw_counts(warehouse) == {
@@ -86,7 +86,7 @@ def test_advancing_a_day_loads_exactly_what_changed(world: Path, warehouse: Path
 
 def test_a_new_warehouse_starts_from_zero(world: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.duckdb"
-    result = load_pos(other, pos_url_for(world), progress=None)
+    result = load("pos", other, progress=None, credentials=pos_url_for(world))
     assert result.rows == {
         t: n for t, n in table_counts(world / "pos.sqlite").items() if t in TABLES
     }
@@ -120,7 +120,7 @@ def test_a_table_read_whole_is_replaced_then_merged(world: Path, tmp_path: Path)
     """The first load of a table writes straight into it (replace: no staging, no merge);
     later loads read only changed rows and merge them."""
     warehouse = tmp_path / "fresh.duckdb"
-    load_pos(warehouse, pos_url_for(world), progress=None)
+    load("pos", warehouse, progress=None, credentials=pos_url_for(world))
     assert set(_dispositions(warehouse).values()) == {"replace"}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         query = "select schema_name from information_schema.schemata"
@@ -128,7 +128,7 @@ def test_a_table_read_whole_is_replaced_then_merged(world: Path, tmp_path: Path)
     assert "raw_pos_staging" not in schemas
 
     changed = advance_a_day(world)
-    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    result = load("pos", warehouse, progress=None, credentials=pos_url_for(world))
     assert result.rows == changed
     assert {_dispositions(warehouse)[t] for t in changed} == {"merge"}
     assert raw_counts(warehouse) == source_counts(world)
@@ -140,11 +140,11 @@ def test_lost_local_state_never_turns_a_merge_into_a_replace(world: Path, tmp_pa
     import shutil
 
     warehouse = tmp_path / "kept.duckdb"
-    load_pos(warehouse, pos_url_for(world), progress=None)
+    load("pos", warehouse, progress=None, credentials=pos_url_for(world))
     shutil.rmtree(pipelines_dir(warehouse))
     changed = advance_a_day(world)
 
-    result = load_pos(warehouse, pos_url_for(world), progress=None)
+    result = load("pos", warehouse, progress=None, credentials=pos_url_for(world))
 
     assert result.rows == changed
     assert raw_counts(warehouse) == source_counts(world)

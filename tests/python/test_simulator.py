@@ -92,7 +92,13 @@ def test_same_seed_and_knobs_give_the_same_world(tmp_path: Path) -> None:
     assert dump(pos_url_for(c))["orders"] != dump(pos_url_for(a))["orders"]
 
 
-def test_ten_days_then_one_equals_eleven_days(tmp_path: Path) -> None:
+def test_ten_days_then_one_equals_eleven_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new world has kitchen devices for its last MYPIZZA_IOT_DAYS days only (simulator/
+    # iot.py), so a 10-day world advanced by one starts its devices a day earlier than an
+    # 11-day world: give both devices for every day, and the two must be one world.
+    monkeypatch.setenv("MYPIZZA_IOT_DAYS", "30")
     stepped, one_go = tmp_path / "stepped", tmp_path / "one_go"
     simulate(stepped, stores=2, days=10, start=START, seed=5)
     report = simulate(stepped, days=1)

@@ -8,7 +8,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import MYPIZZA, REPO, Env
@@ -99,3 +99,41 @@ def test_status_reads_the_published_copy_while_a_run_holds_the_warehouse(
         result = status(built_world, "--now", now, MYPIZZA_WAREHOUSE=str(warehouse))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mypizza.published.duckdb" in result.stdout.splitlines()[0]
+
+
+def test_a_partial_last_run_exits_3_with_what_is_held_back_and_for_how_long(
+    built_world: Env, tmp_path: Path
+) -> None:
+    """A last run that published all but the feedback area (its API was down): the
+    record mypizza keeps beside the warehouse (prod-state/last_run.json)."""
+    warehouse = tmp_path / "wh" / "mypizza.duckdb"
+    shutil.copytree(built_world.warehouse.parent, warehouse.parent)
+    record = warehouse.parent / "prod-state" / "last_run.json"
+    run = json.loads(record.read_text())
+    assert run["exit_status"] == 0 and run["held_back"] == []  # the built world's run
+    since = datetime.now(UTC) - timedelta(hours=5)
+    run.update(
+        exit_status=3,
+        outcome="PARTIAL",
+        held_back=[
+            {
+                "unique_id": "model.mypizza.fct_reviews",
+                "relation": "marts.fct_reviews",
+                "materialized": "table",
+                "reason": "source feedback did not load",
+                "via": "reads feedback",
+                "stale_since": since.isoformat(),
+            }
+        ],
+    )
+    run["sources"]["feedback"] = {"status": "failed", "error": "source feedback: refused"}
+    record.write_text(json.dumps(run))
+    now = (newest_order(built_world) + timedelta(hours=1)).isoformat()
+    result = status(built_world, "--now", now, MYPIZZA_WAREHOUSE=str(warehouse))
+    assert result.returncode == 3, result.stdout + result.stderr
+    out = result.stdout
+    assert "last run: PARTIAL (exit 3)" in out
+    assert "  feedback did not load: source feedback: refused" in out
+    (line,) = [line for line in out.splitlines() if "marts.fct_reviews" in line]
+    assert f"stale since {since:%Y-%m-%d %H:%M} UTC (5.0 h)" in line
+    assert out.rstrip().endswith("status: PARTIAL: feedback did not load; 1 relations held back")

@@ -36,7 +36,10 @@ order_items_with_orders as (
         order_items.unit_price,
         order_items.discount,
         order_items.is_voided as is_line_voided,
-        coalesce(orders.order_status = 'voided', false) as is_order_voided
+        coalesce(orders.order_status = 'voided', false) as is_order_voided,
+        -- the newest load of the line and its order: a change to either moves it
+        {{ newest_load_id(['order_items._dlt_load_id', 'orders._dlt_load_id']) }}
+            as _dlt_load_id
 
     from order_items
     left join orders
@@ -74,7 +77,8 @@ priced as (
             when not is_line_voided and not is_order_voided
                 then quantity * unit_price_cents - discount_cents
             else 0
-        end as line_total_cents
+        end as line_total_cents,
+        _dlt_load_id
 
     from order_items_with_orders
 
@@ -101,7 +105,8 @@ final as (
         is_voided,
         is_countable,
         line_total_cents,
-        {{ cents_to_currency('line_total_cents') }} as line_total
+        {{ cents_to_currency('line_total_cents') }} as line_total,
+        _dlt_load_id
 
     from priced
 

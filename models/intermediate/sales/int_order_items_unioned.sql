@@ -53,7 +53,8 @@ pos_lines as (
         is_voided,
         is_countable,
         line_total_cents,
-        line_total
+        line_total,
+        _dlt_load_id
 
     from pos_order_items
 
@@ -70,7 +71,12 @@ franchise_lines_joined as (
         franchise_order_items.pizza_id,
         franchise_orders.order_date as sales_date,
         franchise_order_items.quantity,
-        franchise_pizzas.price_cents as unit_price_cents
+        franchise_pizzas.price_cents as unit_price_cents,
+        {{ newest_load_id([
+            'franchise_order_items._dlt_load_id',
+            'franchise_orders._dlt_load_id',
+            'franchise_pizzas._dlt_load_id',
+        ]) }} as _dlt_load_id
 
     from franchise_order_items
     left join franchise_orders
@@ -109,7 +115,8 @@ franchise_lines as (
         false as is_voided,
         true as is_countable,
         cast(quantity * unit_price_cents as {{ dbt.type_bigint() }}) as line_total_cents,
-        {{ cents_to_currency('quantity * unit_price_cents') }} as line_total
+        {{ cents_to_currency('quantity * unit_price_cents') }} as line_total,
+        _dlt_load_id
 
     from franchise_lines_joined
 

@@ -31,7 +31,8 @@ order_lines as (
         source_system,
         count(*) as order_lines,
         sum(case when is_countable then quantity else 0 end) as items,
-        sum(line_total_cents) as order_total_cents
+        sum(line_total_cents) as order_total_cents,
+        max(_dlt_load_id) as _dlt_load_id
 
     from order_items_priced
     group by order_id, source_system
@@ -44,7 +45,8 @@ order_refunds as (
     select
         order_id,
         source_system,
-        -sum(amount_cents) as refund_amount_cents
+        -sum(amount_cents) as refund_amount_cents,
+        max(_dlt_load_id) as _dlt_load_id
 
     from payments
     where payment_kind = 'refund'
@@ -73,7 +75,11 @@ joined as (
         ) as order_total_cents,
         cast(
             coalesce(order_refunds.refund_amount_cents, 0) as {{ dbt.type_bigint() }}
-        ) as refund_amount_cents
+        ) as refund_amount_cents,
+        -- the newest load of the order, its lines and its refunds
+        {{ newest_load_id([
+            'orders._dlt_load_id', 'order_lines._dlt_load_id', 'order_refunds._dlt_load_id',
+        ]) }} as _dlt_load_id
 
     from orders
     left join stores
@@ -113,7 +119,8 @@ final as (
         order_total_cents - refund_amount_cents as net_total_cents,
         {{ cents_to_currency('order_total_cents') }} as order_total,
         {{ cents_to_currency('refund_amount_cents') }} as refund_amount,
-        {{ cents_to_currency('order_total_cents - refund_amount_cents') }} as net_total
+        {{ cents_to_currency('order_total_cents - refund_amount_cents') }} as net_total,
+        _dlt_load_id
 
     from joined
 

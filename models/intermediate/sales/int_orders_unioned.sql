@@ -58,7 +58,8 @@ pos_final as (
         net_total_cents,
         order_total,
         refund_amount,
-        net_total
+        net_total,
+        _dlt_load_id
 
     from pos_orders
 
@@ -70,7 +71,8 @@ franchise_order_lines as (
         order_key,
         count(*) as order_lines,
         sum(quantity) as items,
-        sum(line_total_cents) as order_total_cents
+        sum(line_total_cents) as order_total_cents,
+        max(_dlt_load_id) as _dlt_load_id
 
     from order_items
     where source_system = '{{ var("franchise_source_system") }}'
@@ -91,7 +93,8 @@ franchise_joined as (
         franchise_orders.source_system,
         franchise_orders.order_date as sales_date,
         {{ local_to_utc_timestamp('franchise_orders.ordered_at_local', 'stores.timezone') }}
-            as ordered_at
+            as ordered_at,
+        franchise_orders._dlt_load_id
 
     from franchise_orders
     left join stores
@@ -127,7 +130,9 @@ franchise_final as (
         ) as net_total_cents,
         {{ cents_to_currency('coalesce(line_totals.order_total_cents, 0)') }} as order_total,
         {{ cents_to_currency('0') }} as refund_amount,
-        {{ cents_to_currency('coalesce(line_totals.order_total_cents, 0)') }} as net_total
+        {{ cents_to_currency('coalesce(line_totals.order_total_cents, 0)') }} as net_total,
+        {{ newest_load_id(['franchise_joined._dlt_load_id', 'line_totals._dlt_load_id']) }}
+            as _dlt_load_id
 
     from franchise_joined
     left join franchise_order_lines as line_totals

@@ -1,6 +1,7 @@
 {#-
-    The stock of every ingredient in every store, day by day. Opening stock is the last
-    count carried forward through what happened since:
+    The stock of every ingredient in every store, day by day. The day's movements come
+    from int_ingredients_moved; this model lays the calendar under them and keeps the
+    balance. Opening stock is the last count carried forward through what happened since:
 
         opening(d)  = counted closing of the last count before d
                       + deliveries - use - waste of the days after that count, before d
@@ -11,13 +12,15 @@
     Spark too): the cumulative movement up to a day, and an anchor per count (the count
     minus the cumulative movement up to its day) carried forward to the next count.
 
-    Incremental on DuckDB (delete+insert on store, ingredient and day): the running sums
-    need the whole history, so every run computes it, but writes only the days within
-    `incremental_lookback_days` of the latest day in the table (late deliveries, counts
-    and sales land there) and every day of a store and ingredient the table does not hold
-    yet (a new store, an ingredient used for the first time, whose spine starts at the
-    store's first day). On Spark dbt_project.yml rebuilds it in full, and the strategy
-    must not be delete+insert there (dbt-spark refuses it).
+    Incremental on DuckDB (delete+insert on store, ingredient and day), driven by the
+    result (docs/incremental.md): the running sums need the whole history, so every run
+    computes it (a few hundred thousand rows at medium size), and writes only the rows
+    that differ from the table's, whatever their day: a corrected count or a late
+    delivery of an old day moves every later balance of its store and ingredient, and
+    each of those rows is rewritten. A store and ingredient with nothing left in
+    int_ingredients_moved is deleted (post-hook).
+    On Spark dbt_project.yml rebuilds it in full, and the strategy must not be
+    delete+insert there (dbt-spark refuses it).
 -#}
 {{
     config(
@@ -25,6 +28,7 @@
         unique_key=['store_code', 'ingredient_code', 'inventory_date'],
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='append_new_columns',
+        post_hook="{{ delete_keys_gone_from(ref('int_ingredients_moved'), ['store_code', 'ingredient_code']) }}",
     )
 }}
 with
@@ -41,88 +45,9 @@ ingredients as (
 
 ),
 
-consumed as (
+moved as (
 
-    select * from {{ ref('int_ingredients_consumed') }}
-
-),
-
-wasted as (
-
-    select * from {{ ref('int_ingredients_wasted') }}
-
-),
-
-deliveries as (
-
-    select * from {{ ref('stg_inventory__deliveries') }}
-
-),
-
-stock_counts as (
-
-    select * from {{ ref('stg_inventory__stock_counts') }}
-
-),
-
-daily_deliveries as (
-
-    select
-        store_code,
-        ingredient_code,
-        delivery_date as inventory_date,
-        sum(delivered_quantity) as delivered_quantity,
-        sum(line_cost) as delivered_cost
-
-    from deliveries
-    group by store_code, ingredient_code, delivery_date
-
-),
-
-daily_waste as (
-
-    select
-        store_code,
-        ingredient_code,
-        waste_date as inventory_date,
-        sum(wasted_quantity) as wasted_quantity
-
-    from wasted
-    group by store_code, ingredient_code, waste_date
-
-),
-
-events as (
-
-    select
-        store_code,
-        ingredient_code,
-        inventory_date
-    from daily_deliveries
-
-    union all
-
-    select
-        store_code,
-        ingredient_code,
-        inventory_date
-    from daily_waste
-
-    union all
-
-    select
-        store_code,
-        ingredient_code,
-        sales_date as inventory_date
-    from consumed
-
-    union all
-
-    select
-        store_code,
-        ingredient_code,
-        count_date as inventory_date
-    from stock_counts
+    select * from {{ ref('int_ingredients_moved') }}
 
 ),
 
@@ -134,7 +59,7 @@ store_ingredients as (
         store_code,
         ingredient_code
 
-    from events
+    from moved
     group by store_code, ingredient_code
 
 ),
@@ -145,7 +70,7 @@ store_first_dates as (
         store_code,
         min(inventory_date) as first_date
 
-    from events
+    from moved
     group by store_code
 
 ),
@@ -171,34 +96,19 @@ movements as (
         spine.store_code,
         spine.ingredient_code,
         spine.inventory_date,
-        coalesce(daily_deliveries.delivered_quantity, 0) as delivered_quantity,
-        coalesce(daily_deliveries.delivered_cost, 0) as delivered_cost,
-        coalesce(consumed.used_quantity, 0) as used_quantity,
-        coalesce(daily_waste.wasted_quantity, 0) as wasted_quantity,
-        stock_counts.counted_quantity as counted_closing_quantity,
-        stock_counts.counted_quantity is not null as is_counted
+        coalesce(moved.delivered_quantity, 0) as delivered_quantity,
+        coalesce(moved.delivered_cost, 0) as delivered_cost,
+        coalesce(moved.used_quantity, 0) as used_quantity,
+        coalesce(moved.wasted_quantity, 0) as wasted_quantity,
+        moved.counted_quantity as counted_closing_quantity,
+        coalesce(moved.is_counted, false) as is_counted
 
     from spine
-    left join daily_deliveries
+    left join moved
         on
-            spine.store_code = daily_deliveries.store_code
-            and spine.ingredient_code = daily_deliveries.ingredient_code
-            and spine.inventory_date = daily_deliveries.inventory_date
-    left join consumed
-        on
-            spine.store_code = consumed.store_code
-            and spine.ingredient_code = consumed.ingredient_code
-            and spine.inventory_date = consumed.sales_date
-    left join daily_waste
-        on
-            spine.store_code = daily_waste.store_code
-            and spine.ingredient_code = daily_waste.ingredient_code
-            and spine.inventory_date = daily_waste.inventory_date
-    left join stock_counts
-        on
-            spine.store_code = stock_counts.store_code
-            and spine.ingredient_code = stock_counts.ingredient_code
-            and spine.inventory_date = stock_counts.count_date
+            spine.store_code = moved.store_code
+            and spine.ingredient_code = moved.ingredient_code
+            and spine.inventory_date = moved.inventory_date
 
 ),
 
@@ -282,53 +192,67 @@ carried as (
 
 ),
 
-changed as (
-
-    select * from carried
-    {% if is_incremental() -%}
-        where
-            {{ incremental_lookback_filter(
-                'carried', 'inventory_date', ['store_code', 'ingredient_code']
-            ) }}
-    {%- endif %}
-
-),
-
-final as (
+computed as (
 
     select
-        changed.store_code,
-        changed.ingredient_code,
-        changed.inventory_date,
+        carried.store_code,
+        carried.ingredient_code,
+        carried.inventory_date,
         ingredients.unit,
         cast(
-            changed.opening_anchor + changed.cumulative_movement - changed.net_movement
+            carried.opening_anchor + carried.cumulative_movement - carried.net_movement
             as decimal(18, 3)
         ) as opening_quantity,
-        cast(changed.delivered_quantity as decimal(18, 3)) as delivered_quantity,
-        cast(changed.used_quantity as decimal(18, 3)) as used_quantity,
-        cast(changed.wasted_quantity as decimal(18, 3)) as wasted_quantity,
+        cast(carried.delivered_quantity as decimal(18, 3)) as delivered_quantity,
+        cast(carried.used_quantity as decimal(18, 3)) as used_quantity,
+        cast(carried.wasted_quantity as decimal(18, 3)) as wasted_quantity,
         cast(
-            changed.opening_anchor + changed.cumulative_movement as decimal(18, 3)
+            carried.opening_anchor + carried.cumulative_movement as decimal(18, 3)
         ) as expected_closing_quantity,
-        cast(changed.counted_closing_quantity as decimal(18, 3)) as counted_closing_quantity,
+        cast(carried.counted_closing_quantity as decimal(18, 3)) as counted_closing_quantity,
         cast(
-            changed.counted_closing_quantity
-            - (changed.opening_anchor + changed.cumulative_movement)
+            carried.counted_closing_quantity
+            - (carried.opening_anchor + carried.cumulative_movement)
             as decimal(18, 3)
         ) as variance_quantity,
         cast(
             coalesce(
-                changed.counted_closing_quantity,
-                changed.opening_anchor + changed.cumulative_movement
+                carried.counted_closing_quantity,
+                carried.opening_anchor + carried.cumulative_movement
             ) as decimal(18, 3)
         ) as closing_quantity,
-        changed.is_counted,
-        cast(changed.delivered_cost as decimal(18, 2)) as delivered_cost
+        carried.is_counted,
+        cast(carried.delivered_cost as decimal(18, 2)) as delivered_cost
 
-    from changed
+    from carried
     left join ingredients
-        on changed.ingredient_code = ingredients.ingredient_code
+        on carried.ingredient_code = ingredients.ingredient_code
+
+),
+
+-- incremental: only the rows whose values differ from the table's (or are new)
+final as (
+
+    select * from computed
+    {% if is_incremental() -%}
+        except
+        select
+            store_code,
+            ingredient_code,
+            inventory_date,
+            unit,
+            opening_quantity,
+            delivered_quantity,
+            used_quantity,
+            wasted_quantity,
+            expected_closing_quantity,
+            counted_closing_quantity,
+            variance_quantity,
+            closing_quantity,
+            is_counted,
+            delivered_cost
+        from {{ this }}
+    {%- endif %}
 
 )
 

@@ -1,25 +1,11 @@
 -- How often each complaint was tagged per store and week (a review counts in the week it
--- was posted, weeks start on Monday): the top complaints over any range of weeks.
+-- was posted, weeks start on Monday): the top complaints over any range of weeks. The
+-- counting is int_complaints_counted's, shared with rpt_store_satisfaction_weekly.
 with
-
-review_tags as (
-
-    select * from {{ ref('int_review_tags_classified') }}
-
-),
 
 complaints as (
 
-    select
-        store_code,
-        cast({{ dbt.date_trunc('week', 'review_date') }} as date) as week_start_date,
-        tag,
-        tag_label,
-        aspect,
-        review_id
-
-    from review_tags
-    where is_complaint
+    select * from {{ ref('int_complaints_counted') }}
 
 ),
 
@@ -29,12 +15,11 @@ final as (
         store_code,
         week_start_date,
         tag,
-        max(tag_label) as tag_label,
-        max(aspect) as aspect,
-        cast(count(distinct review_id) as {{ dbt.type_bigint() }}) as complaint_reviews
+        tag_label,
+        aspect,
+        complaint_reviews
 
     from complaints
-    group by store_code, week_start_date, tag
 
 )
 

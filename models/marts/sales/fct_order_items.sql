@@ -1,8 +1,10 @@
 {#-
-    Incremental on DuckDB (delete+insert on order_item_key): a run rebuilds the lines of
-    the last `incremental_lookback_days` sales days and any line not loaded yet (macro
-    incremental_lookback_filter). On Spark dbt_project.yml rebuilds it in full, and the
-    strategy must not be delete+insert there (dbt-spark refuses it).
+    Incremental on DuckDB (delete+insert on order_item_key), driven by the loads
+    (docs/incremental.md): a run rewrites every line whose newest dlt load id (of the line
+    and its order) differs from the one the table holds, or that the table lacks, whatever
+    its date; lines gone from the input are deleted (post-hook). On Spark dbt_project.yml
+    rebuilds it in full, and the strategy must not be delete+insert there (dbt-spark
+    refuses it).
 
     list_price is the menu price valid when the order was placed, from the snapshot of the
     POS products table (snp_pos__products, SCD type 2): the version whose
@@ -16,6 +18,7 @@
         unique_key='order_item_key',
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='append_new_columns',
+        post_hook="{{ delete_keys_gone_from(ref('int_order_items_unioned'), 'order_item_key') }}",
     )
 }}
 
@@ -79,7 +82,7 @@ changed as (
 
     select * from order_items
     {% if is_incremental() -%}
-        where {{ incremental_lookback_filter('order_items', 'sales_date', 'order_item_key') }}
+        where {{ changed_since_last_build('order_items', 'order_item_key') }}
     {%- endif %}
 
 ),
@@ -98,7 +101,8 @@ list_priced as (
         changed.discount,
         changed.line_total,
         changed.is_voided,
-        changed.source_system
+        changed.source_system,
+        changed._dlt_load_id
 
     from changed
     left join pos_orders
@@ -131,7 +135,8 @@ final as (
         discount,
         line_total,
         is_voided,
-        source_system
+        source_system,
+        _dlt_load_id
 
     from list_priced
 

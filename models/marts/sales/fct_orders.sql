@@ -1,10 +1,11 @@
 {#-
-    Incremental on DuckDB (delete+insert on order_key): a run rebuilds the orders of the
-    last `incremental_lookback_days` sales days and any order not loaded yet (macro
-    incremental_lookback_filter), which is where the POS's late changes land (deliveries
-    confirmed next morning, refunds one to three days later). On Spark the strategy must
-    not be delete+insert (dbt-spark refuses it even for a full rebuild) and dbt_project.yml
-    rebuilds every incremental model in full there.
+    Incremental on DuckDB (delete+insert on order_key), driven by the loads
+    (docs/incremental.md): a run rewrites every order whose newest dlt load id (of the
+    order, its lines, its refunds) differs from the one the table holds, or that the table
+    lacks, whatever its date: a chargeback months later arrives with the next run. Orders
+    gone from the input are deleted (post-hook). On Spark the strategy must not be
+    delete+insert (dbt-spark refuses it even for a full rebuild) and dbt_project.yml
+    rebuilds every incremental model in full.
 -#}
 {{
     config(
@@ -12,6 +13,7 @@
         unique_key='order_key',
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='append_new_columns',
+        post_hook="{{ delete_keys_gone_from(ref('int_orders_unioned'), 'order_key') }}",
     )
 }}
 
@@ -27,7 +29,7 @@ changed as (
 
     select * from orders
     {% if is_incremental() -%}
-        where {{ incremental_lookback_filter('orders', 'sales_date', 'order_key') }}
+        where {{ changed_since_last_build('orders', 'order_key') }}
     {%- endif %}
 
 ),
@@ -49,7 +51,8 @@ final as (
         order_total,
         refund_amount,
         net_total,
-        source_system
+        source_system,
+        _dlt_load_id
 
     from changed
 

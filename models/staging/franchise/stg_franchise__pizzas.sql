@@ -25,7 +25,10 @@ renamed as (
         -- lineage
         file_name,
         file_line_number,
-        {{ as_utc_timestamp('file_modified_at') }} as file_modified_at
+        {{ as_utc_timestamp('file_modified_at') }} as file_modified_at,
+
+        -- the dlt load that last wrote the row
+        _dlt_load_id
 
     from source
 

@@ -32,7 +32,10 @@ renamed as (
         is_voided,
 
         -- timestamps
-        {{ as_utc_timestamp('updated_at') }} as updated_at
+        {{ as_utc_timestamp('updated_at') }} as updated_at,
+
+        -- the dlt load that last wrote the row
+        _dlt_load_id
 
     from source
     -- lines that break a rule wait in quarantine (models/quarantine/)

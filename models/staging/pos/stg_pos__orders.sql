@@ -25,7 +25,10 @@ renamed as (
         -- timestamps
         {{ as_utc_timestamp('ordered_at') }} as ordered_at,
         {{ as_utc_timestamp('completed_at') }} as completed_at,
-        {{ as_utc_timestamp('updated_at') }} as updated_at
+        {{ as_utc_timestamp('updated_at') }} as updated_at,
+
+        -- the dlt load that last wrote the row
+        _dlt_load_id
 
     from source
 

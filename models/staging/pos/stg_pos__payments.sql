@@ -24,7 +24,10 @@ renamed as (
 
         -- timestamps
         {{ as_utc_timestamp('paid_at') }} as paid_at,
-        {{ as_utc_timestamp('updated_at') }} as updated_at
+        {{ as_utc_timestamp('updated_at') }} as updated_at,
+
+        -- the dlt load that last wrote the row
+        _dlt_load_id
 
     from source
 

@@ -6,9 +6,9 @@ reviews as (
 
 ),
 
-review_tags as (
+complaints as (
 
-    select * from {{ ref('int_review_tags_classified') }}
+    select * from {{ ref('int_complaints_counted') }}
 
 ),
 
@@ -38,18 +38,6 @@ reviews_weekly as (
         cast(sentiment_score * 100 as {{ dbt.type_bigint() }}) as sentiment_score_100
 
     from reviews
-
-),
-
-complaints_weekly as (
-
-    select
-        store_code,
-        cast({{ dbt.date_trunc('week', 'review_date') }} as date) as week_start_date,
-        tag
-
-    from review_tags
-    where is_complaint
 
 ),
 
@@ -88,16 +76,16 @@ review_weeks as (
 
 ),
 
+-- the complaint counts of rpt_complaint_tags_weekly: reviews per tag, each counted once
 complaint_counts as (
 
     select
         store_code,
         week_start_date,
         tag,
-        count(*) as tag_reviews
+        complaint_reviews as tag_reviews
 
-    from complaints_weekly
-    group by store_code, week_start_date, tag
+    from complaints
 
 ),
 
