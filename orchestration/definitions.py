@@ -2,37 +2,48 @@
 
 The asset graph, from source tables to marts:
 
-- every dlt source as assets (dagster-dlt), one per dlt resource, keyed ``<source>/<table>``:
-  the key dagster-dbt gives the dbt source they feed, so the graph joins by itself. A
-  resource that writes several tables (the inventory files, the franchise exports, the
-  reviews' child tables) feeds every dbt source of those tables;
+- every dlt source as assets, one per dlt resource (dagster-dlt's specs), keyed
+  ``<source>/<table>``: the key dagster-dbt gives the dbt source they feed, so the graph
+  joins by itself. A resource that writes several tables (the inventory files, the
+  franchise exports, the reviews' child tables) feeds every dbt source of those tables;
 - the dbt project as assets (dagster-dbt), its tests as asset checks;
-- ``published``: the published copy (``mypizza.published.duckdb``), refreshed after a
-  successful build.
+- ``published``: the published copy (``mypizza.published.duckdb``) readers use.
 
-Each asset runs the project's own code (the pipelines' ``load_*`` functions inside the
-world's source context, ``dbt build``, ``publish``), holding ``mypizza``'s writer lock and
-waiting for it: a Dagster run queues behind a ``mypizza run`` from the shell and the other
-way round, and Dagster's run queue (``dagster.yaml``) starts one run at a time.
+The steps run the project's own code, the same functions `mypizza run` runs
+(mypizza/cli.py), under ``mypizza``'s writer lock (waiting for it: a Dagster run queues
+behind a `mypizza run` from the shell and the other way round; Dagster's run queue,
+``dagster.yaml``, starts one run at a time):
+
+- ``load_sources``: ``mypizza.cli.ingest`` of the selected sources (``ingestion.pipelines.
+  load`` in each world's source context, one thread per source). A source that fails
+  materialises nothing and fails the step, naming it (``SourceFailed.explain``'s words);
+  the others load;
+- ``dbt_build``: ``cli.build_plan`` (what ``nightly.plan`` selects, minus everything
+  downstream of a source that did not load), ``dbt build`` through dagster-dbt (models
+  materialised, tests reported as checks as they finish), then ``cli.finish_build``: the
+  audit (mypizza/audit.py), docs if the project changed, ``warehouse.publish`` of all but
+  the held-back part, the prod state; and ``summary.print_report``, which keeps the outcome
+  for `mypizza status` (``prod_state.record_run``). The step fails when `mypizza run`
+  would exit non-zero (3: published but something held back; 1: nothing published).
 
 Jobs, schedules and sensors:
 
-- ``ingest`` (every source) then ``build`` (dbt build, publish). ``nightly`` starts
-  ``ingest`` at 02:00 UTC (``MYPIZZA_NIGHTLY_CRON``); when an ``ingest`` run ends, the
-  ``build_after_ingest`` sensors start ``build``: everything if every source loaded, else
-  everything except what lies downstream of a failed source (that part keeps its last good
-  build), then publish.
+- ``ingest`` (the sources) then ``build``. ``nightly`` starts ``ingest`` at 02:00 UTC
+  (``MYPIZZA_NIGHTLY_CRON``); when an ``ingest`` run ends, successful or not, a sensor
+  starts ``build`` for it: the build reads that run's outcome and holds back what depends
+  on a source that did not load, as `mypizza run` does.
 - ``new_files``: starts the inventory or franchise load when files land in its bucket.
 - freshness per source: each dlt asset carries the ``warn_after``/``error_after`` its dbt
-  source declares (a Dagster ``FreshnessPolicy``, evaluated by the daemon).
+  source declares (a Dagster ``FreshnessPolicy``).
 """
 
+import importlib
 import json
 import os
-import shutil
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +55,14 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
-from dagster_dlt import DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import pipelines
-from mypizza.dbt_runner import dbt_executable
-from mypizza.prod_state import keep_prod_state
+from mypizza.dbt_runner import dbt_executable, read_results
+from mypizza.outcome import EXIT_OK, OUTCOMES, Ingest
 from mypizza.settings import Settings
-from mypizza.warehouse import publish, writer_lock
+from mypizza.warehouse import published_path, writer_lock
 from mypizza.world_sources import WORLD_SOURCES
 
 # ---------------------------------------------------------------- settings, quiet
@@ -64,6 +75,9 @@ SOURCES = tuple(WORLD_SOURCES)
 FILE_SOURCES = ("inventory", "franchise")  # the ones whose data lands as files in a bucket
 NIGHTLY_CRON = os.environ.get("MYPIZZA_NIGHTLY_CRON", "0 2 * * *")
 GROUP_OF_SOURCE = {source: f"raw_{source}" for source in SOURCES}
+FAILED_SOURCES = "failed sources"  # metadata of a failed load step: {source: message}
+AFTER_INGEST = "mypizza/after_ingest"  # tag of a build run: the ingest run it completes
+HELD_BACK = "mypizza/sources_not_loaded"  # tag of such a build run, for the UI
 
 # ---------------------------------------------------------------- the dbt project
 DBT_PROJECT = DbtProject(
@@ -164,65 +178,116 @@ class DltToDbtSources(DagsterDltTranslator):
         )
 
 
-def _source(name: str) -> Any:
-    """The dlt source object of ``name``, made inside the world's source context (the POS's
-    tables are reflected from its database; the buckets' URLs resolved)."""
-    from ingestion.feedback import feedback_source
-    from ingestion.franchise import franchise_source
-    from ingestion.inventory import inventory_source
-    from ingestion.pos import pos_source
-
+def _dlt_source(name: str) -> Any:
+    """The dlt source object of ``name`` (``ingestion.<name>.<name>``, as
+    ``ingestion.pipelines.load`` makes it), to describe its resources as assets. Made inside
+    the world's source context (the POS's tables are reflected from its database, the
+    buckets' URLs resolved); the IoT source reads its broker only when it runs, so it is
+    described without one (no broker started to import the definitions)."""
+    module = importlib.import_module(f"ingestion.{name}")
     if name == "iot":
-        # the MQTT resource reads its broker session only when it runs: no broker needed to
-        # describe it (the load itself runs inside the world's broker context)
-        from ingestion.iot import iot_source
-
-        return iot_source(None)
-    make = {
-        "pos": pos_source,
-        "inventory": inventory_source,
-        "feedback": feedback_source,
-        "franchise": franchise_source,
-    }[name]
+        return module.iot_source(None)
     with WORLD_SOURCES[name](SETTINGS.world):
-        return make()
+        return getattr(module, name)()
 
 
-def _load_summary(result: pipelines.LoadResult) -> dict[str, Any]:
+DLT_SPECS: dict[str, list[dg.AssetSpec]] = {
+    name: [
+        # skippable: a source that fails to load materialises nothing, the others do
+        spec.replace_attributes(skippable=True)
+        for spec in build_dlt_asset_specs(
+            dlt_source=_dlt_source(name),
+            dlt_pipeline=pipelines.make_pipeline(name, SETTINGS.warehouse, progress=None),
+            dagster_dlt_translator=DltToDbtSources(),
+        )
+    ]
+    for name in SOURCES
+}
+DLT_KEYS: dict[dg.AssetKey, str] = {
+    spec.key: name for name, specs in DLT_SPECS.items() for spec in specs
+}
+
+
+def _load_metadata(key: dg.AssetKey, result: pipelines.LoadResult) -> dict[str, Any]:
+    table = key.path[-1]
+    own = {t: n for t, n in result.rows.items() if t == table or t.startswith(f"{table}__")}
     return {
-        "rows": result.total_rows,
-        "seconds": round(result.seconds, 2),
-        "rows per table": dg.MetadataValue.json(result.rows),
+        # a resource that writes several tables (inventory files, franchise exports) gets all
+        "rows": sum((own or result.rows).values()),
+        "source rows per table": dg.MetadataValue.json(result.rows),
+        "source seconds": float(round(result.seconds, 2)),
         "summary": dg.MetadataValue.text(str(result)),
     }
 
 
-def _make_dlt_assets(name: str) -> dg.AssetsDefinition:
-    @dlt_assets(
-        dlt_source=_source(name),
-        dlt_pipeline=pipelines.make_pipeline(name, SETTINGS.warehouse, progress=None),
-        name=f"load_{name}",
-        dagster_dlt_translator=DltToDbtSources(),
-    )
-    def load(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-        # The project's own load (kill-safe resume, schema contracts, quarantine), not
-        # DagsterDltResource.run: the same code `mypizza ingest` runs, under the same lock.
-        loader = getattr(pipelines, f"load_{name}")
-        context.log.info(f"waiting for the writer lock of {SETTINGS.warehouse}")
-        with writer_lock(SETTINGS.warehouse, wait=True), WORLD_SOURCES[name](SETTINGS.world):
-            result = loader(SETTINGS.warehouse, progress=None)
-        context.log.info(str(result))
-        metadata = _load_summary(result)
-        for key in sorted(context.selected_asset_keys):
-            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+@dg.multi_asset(
+    specs=[spec for specs in DLT_SPECS.values() for spec in specs],
+    name="load_sources",
+    can_subset=True,
+    description="Load the selected sources, as `mypizza ingest` does: from one process, each "
+    "source in its own thread, under the writer lock. A source that fails materialises "
+    "nothing and fails the step naming it; the others load.",
+)
+def load_sources(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    from mypizza.cli import ingest
 
-    return load
+    selected = {DLT_KEYS[key] for key in context.selected_asset_keys}
+    sources = tuple(name for name in SOURCES if name in selected)
+    context.log.info(f"waiting for the writer lock of {SETTINGS.warehouse}")
+    with writer_lock(SETTINGS.warehouse, wait=True):
+        outcome = ingest(sources, SETTINGS)
+    for key in sorted(context.selected_asset_keys):
+        result = outcome.loaded.get(DLT_KEYS[key])
+        if result is not None:
+            yield dg.MaterializeResult(asset_key=key, metadata=_load_metadata(key, result))
+    if outcome.failed:
+        lines = "\n".join(f"{name}: {message}" for name, message in sorted(outcome.failed.items()))
+        raise dg.Failure(
+            description=f"{len(outcome.failed)} of {len(sources)} sources did not load "
+            f"(the others did; the build holds back only what depends on these):\n{lines}",
+            metadata={
+                FAILED_SOURCES: dg.MetadataValue.json(outcome.failed),
+                "seconds to fail": dg.MetadataValue.json(outcome.seconds_to_fail),
+            },
+        )
 
 
-DLT_ASSETS = {name: _make_dlt_assets(name) for name in SOURCES}
-DLT_KEYS = {key: name for name, assets in DLT_ASSETS.items() for key in assets.keys}
+def _sources_of_run(run: dg.DagsterRun) -> set[str]:
+    """The sources an ingest run set out to load: those of its selected dlt assets."""
+    keys = run.asset_selection if run.asset_selection is not None else DLT_KEYS
+    return {DLT_KEYS[key] for key in keys if key in DLT_KEYS}
 
 
+def ingest_outcome(instance: dg.DagsterInstance, run_id: str, planned: bool = True) -> Ingest:
+    """What an ingest run loaded and what failed, from its event log, as `mypizza run`'s
+    report and ``prod-state/last_run.json`` keep it. With ``planned``, a source the run set
+    out to load that neither loaded nor reported its failure (the run died) failed too."""
+    outcome = Ingest()
+    materialised = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in materialised:
+        event = record.event_log_entry.asset_materialization
+        source = DLT_KEYS.get(event.asset_key) if event else None
+        if source and source not in outcome.loaded:
+            rows = event.metadata["source rows per table"].value
+            seconds = event.metadata["source seconds"].value
+            outcome.loaded[source] = pipelines.LoadResult(source, dict(rows), seconds)
+    failures = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    for record in failures.records:
+        data = record.event_log_entry.dagster_event.step_failure_data.user_failure_data
+        metadata = data.metadata if data else {}
+        if FAILED_SOURCES in metadata:
+            outcome.failed.update(metadata[FAILED_SOURCES].value)
+            outcome.seconds_to_fail.update(metadata["seconds to fail"].value)
+    if planned:
+        run = instance.get_run_by_id(run_id)
+        for source in sorted(_sources_of_run(run) - set(outcome.loaded) - set(outcome.failed)):
+            outcome.failed[source] = f"did not load: Dagster run {run_id} ended before it did"
+    return outcome
+
+
+# ---------------------------------------------------------------- the dbt project as assets
 def dlt_key_of_dbt_source(source: str, table: str) -> dg.AssetKey | None:
     """The dlt asset that writes dbt source ``source.table``: the resource of that name, the
     parent resource of a child table (``reviews__tags`` -> ``reviews``), or the one resource
@@ -237,7 +302,6 @@ def dlt_key_of_dbt_source(source: str, table: str) -> dg.AssetKey | None:
     return keys[0] if len(keys) == 1 else None
 
 
-# ---------------------------------------------------------------- the dbt project as assets
 class MypizzaDbtTranslator(DagsterDbtTranslator):
     """dbt sources get the key of the dlt asset that loads them; models keep dagster-dbt's
     keys (their name) and are grouped by layer."""
@@ -263,6 +327,22 @@ DBT_TRANSLATOR = MypizzaDbtTranslator(
         enable_duplicate_source_asset_keys=True,
     )
 )
+PUBLISHED = dg.AssetKey("published")
+
+
+def _night(context: dg.AssetExecutionContext) -> tuple[str, Ingest, datetime]:
+    """The command this build completes (``run`` after an ingest run, else ``build``), what
+    that ingest loaded and failed, and when the night started."""
+    instance = context.instance
+    after = context.run.tags.get(AFTER_INGEST)
+    if after:
+        record = instance.get_run_record_by_id(after)
+        started = record.start_time if record and record.start_time else time.time()
+        return "run", ingest_outcome(instance, after), datetime.fromtimestamp(started, UTC)
+    # the same run may have loaded sources first (materialising every asset at once): a
+    # failed load would have skipped this step, so what it loaded is all it set out to
+    own = ingest_outcome(instance, context.run_id, planned=False)
+    return ("run" if own.loaded else "build"), own, datetime.now(UTC)
 
 
 @dbt_assets(
@@ -272,55 +352,94 @@ DBT_TRANSLATOR = MypizzaDbtTranslator(
     name="dbt_build",
 )
 def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """``dbt build`` of the selected models (all of them, or what a failed source leaves),
-    tests as asset checks; dbt itself skips what lies downstream of a failed test."""
+    """The night's build, as `mypizza run` does it after its loads (mypizza/cli.py): dbt
+    builds what ``nightly.plan`` selects, minus everything downstream of a source that did
+    not load; the audit holds back what failed; the rest is published
+    (``warehouse.publish``), the outcome kept for `mypizza status` (``prod_state``). dbt's
+    models are materialised and its tests reported as asset checks as they finish."""
+    from mypizza.cli import build_plan, finish_build
+    from mypizza.summary import print_report
+
+    command, loads, started = _night(context)
+    failed = tuple(sorted(loads.failed))
     context.log.info(f"waiting for the writer lock of {SETTINGS.warehouse}")
     with writer_lock(SETTINGS.warehouse, wait=True):
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-        yield from invocation.stream()
-    # `mypizza status` reads the last build's results, as after `mypizza build`
-    results = invocation.target_path / "run_results.json"
-    if results.exists():
-        SETTINGS.target_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results, SETTINGS.target_dir / "last_build_run_results.json")
-    if not invocation.is_successful():
+        plan, args = build_plan(SETTINGS, failed_sources=failed)
+        began = time.time()
+        # dbt's own selection (the plan's), not Dagster's: the whole project is this asset
+        invocation = dbt.cli(
+            args,
+            manifest=MANIFEST,
+            dagster_dbt_translator=DBT_TRANSLATOR,
+            target_path=SETTINGS.target_dir,  # where `mypizza build` keeps its artifacts
+            raise_on_error=False,
+        )
+        for event in invocation.stream_raw_events():
+            yield from event.to_default_asset_events(
+                manifest=MANIFEST,
+                dagster_dbt_translator=DBT_TRANSLATOR,
+                context=context,
+                target_path=invocation.target_path,
+                project=DBT_PROJECT,
+            )
+        result = read_results(SETTINGS.target_dir, args, began, invocation.process.wait())
+        build = finish_build(SETTINGS, plan, result, failed)
+        status = print_report(SETTINGS, command, loads, build, started)
+    held = sorted(h.relation for h in build.held_back.values())
+    if build.published:
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=PUBLISHED,
+                metadata={
+                    "path": str(published_path(SETTINGS.warehouse)),
+                    "outcome": f"{OUTCOMES[status]} (exit {status})",
+                    "held back": dg.MetadataValue.json(held),
+                    "sources not loaded": dg.MetadataValue.json(loads.failed),
+                },
+            )
+        )
+    if status != EXIT_OK:  # the run shows red, as `mypizza run` exits 3 or 1
         raise dg.Failure(
-            f"dbt build failed: {invocation.get_error()}. What did not fail is built; the "
-            "published copy keeps the last successful build."
+            description=f"{OUTCOMES[status]} (mypizza exit status {status}): "
+            + (
+                f"published all but {len(held)} held-back relations (they keep their last "
+                "version that passed; see this run's log)"
+                if build.published
+                else "nothing published; readers keep the last published copy"
+            ),
+            metadata={"held back": dg.MetadataValue.json(held), "failures": build.failures},
         )
 
 
-@dg.asset(
-    key="published",
-    deps=[dbt_build],
+def _marts() -> list[dg.AssetKey]:
+    return [key for key in dbt_build.keys if key.path[0] == "marts"]
+
+
+published = dg.AssetSpec(
+    PUBLISHED,
+    deps=_marts(),
     group_name="published",
-    description="The published copy readers use (mypizza.published.duckdb): the warehouse, "
-    "copied and swapped in atomically after a successful build. Never blocks a reader.",
+    description="The published copy readers use (mypizza.published.duckdb): the warehouse "
+    "after an audited build, all but what it holds back, swapped in atomically. Written by "
+    "the dbt_build step (as by `mypizza run`); never blocks a reader.",
     kinds={"duckdb"},
 )
-def published(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with writer_lock(SETTINGS.warehouse, wait=True):
-        target = publish(SETTINGS.warehouse)
-        state = keep_prod_state(DBT_PROJECT.target_path, SETTINGS.warehouse)
-    context.log.info(f"published {target}; kept its dbt state in {state}")
-    return dg.MaterializeResult(
-        metadata={"path": str(target), "bytes": target.stat().st_size, "prod state": str(state)}
-    )
 
 
 # ---------------------------------------------------------------- jobs
-DLT_SELECTION = dg.AssetSelection.assets(*DLT_ASSETS.values())
-BUILD_SELECTION = dg.AssetSelection.assets(dbt_build, published)
+DLT_SELECTION = dg.AssetSelection.assets(load_sources)
+BUILD_SELECTION = dg.AssetSelection.assets(dbt_build)
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=DLT_SELECTION,
-    description="Load every source (dlt), each on its own: a failed source fails alone.",
+    description="Load every source (or the selected ones), as `mypizza ingest all`: a "
+    "source that fails fails alone.",
     executor_def=dg.in_process_executor,
 )
 build_job = dg.define_asset_job(
     "build",
     selection=BUILD_SELECTION,
-    description="dbt build (tests as asset checks), then publish.",
+    description="The night's dbt build (tests as asset checks), audit, publish.",
     executor_def=dg.in_process_executor,
 )
 
@@ -334,32 +453,11 @@ nightly = dg.ScheduleDefinition(
 )
 
 
-def _failed_sources(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """Sources whose load step failed in ingest run ``run_id``."""
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
-    steps = {r.event_log_entry.step_key for r in records}
-    return sorted(name for name in SOURCES if f"load_{name}" in steps)
-
-
-def build_request(run_id: str, failed: list[str]) -> dg.RunRequest:
-    """The build after ingest run ``run_id``: everything, or, when sources failed, what does
-    not depend on them (dbt keeps their part as the last good build), then publish."""
-    # the build goes before runs queued since (loads the schedule or new files asked for)
-    tags = {"mypizza/after_ingest": run_id, "dagster/priority": "10"}
-    if not failed:
-        return dg.RunRequest(run_key=f"build-after-{run_id}", tags=tags)
-    graph = defs.resolve_asset_graph()
-    failed_keys = [k for k, name in DLT_KEYS.items() if name in failed]
-    held_back = dg.AssetSelection.assets(*failed_keys).downstream()
-    selection = (dg.AssetSelection.assets(dbt_build) - held_back) | dg.AssetSelection.assets(
-        published
-    )
-    keys = sorted(selection.resolve(graph))
-    return dg.RunRequest(
-        run_key=f"build-after-{run_id}",
-        asset_selection=keys,
-        tags={**tags, "mypizza/held_back_sources": ",".join(failed)},
-    )
+def build_request(run: dg.DagsterRun) -> dg.RunRequest:
+    """The build after ingest run ``run``, successful or not: the build itself leaves out
+    what depends on a source that did not load (it reads the run's outcome)."""
+    tags = {AFTER_INGEST: run.run_id, "dagster/priority": "10"}  # before loads queued since
+    return dg.RunRequest(run_key=f"build-after-{run.run_id}", tags=tags)
 
 
 @dg.run_status_sensor(
@@ -371,7 +469,7 @@ def build_request(run_id: str, failed: list[str]) -> dg.RunRequest:
     minimum_interval_seconds=5,
 )
 def build_after_ingest(context: dg.RunStatusSensorContext) -> dg.RunRequest:
-    return build_request(context.dagster_run.run_id, [])
+    return build_request(context.dagster_run)
 
 
 @dg.run_failure_sensor(
@@ -381,12 +479,11 @@ def build_after_ingest(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=5,
 )
-def build_after_failed_ingest(context: dg.RunFailureSensorContext) -> dg.RunRequest | dg.SkipReason:
-    run_id = context.dagster_run.run_id
-    failed = _failed_sources(context.instance, run_id)
-    if set(failed) == set(SOURCES) or not failed:
-        return dg.SkipReason(f"ingest run {run_id} loaded no source: nothing to build")
-    return build_request(run_id, failed)
+def build_after_failed_ingest(context: dg.RunFailureSensorContext) -> dg.RunRequest:
+    """As `mypizza run` after a failed source: build and publish everything else."""
+    request = build_request(context.dagster_run)
+    failed = sorted(ingest_outcome(context.instance, context.dagster_run.run_id).failed)
+    return request.with_replaced_attrs(tags={**request.tags, HELD_BACK: ",".join(failed)})
 
 
 # ---------------------------------------------------------------- new files in the buckets
@@ -430,21 +527,17 @@ def new_files(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest | d
     for source in changed:
         yield dg.RunRequest(
             run_key=f"{source}-{now[source]}",
-            asset_selection=sorted(DLT_ASSETS[source].keys),
+            asset_selection=sorted(k for k, name in DLT_KEYS.items() if name == source),
             tags={"mypizza/new_files": source},
         )
 
 
 # ---------------------------------------------------------------- definitions
 defs = dg.Definitions(
-    assets=[*DLT_ASSETS.values(), dbt_build, published],
+    assets=[load_sources, dbt_build, published],
     jobs=[ingest_job, build_job],
     schedules=[nightly],
     sensors=[build_after_ingest, build_after_failed_ingest, new_files],
-    resources={
-        "dbt": DbtCliResource(
-            project_dir=DBT_PROJECT, target="prod", dbt_executable=dbt_executable()
-        )
-    },
+    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())},
     executor=dg.in_process_executor,
 )
