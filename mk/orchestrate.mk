@@ -13,5 +13,9 @@ orchestrate: setup
 	  || (echo "No world in $(or $(MYPIZZA_WORLD),data/world): run \`make run\` first." >&2; exit 1)
 	@mkdir -p $(DAGSTER_HOME)
 	@cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@# SIGINT back to its default first: started from a script (`make orchestrate &`), it is
+	@# ignored, and `dagster dev` then ignores SIGTERM too and cannot be stopped cleanly
 	DAGSTER_HOME=$(DAGSTER_HOME) DBT_VERSION_CHECK=false DAGSTER_DISABLE_TELEMETRY=1 \
+	  $(BIN)/python -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
+	  os.execv(sys.argv[1], sys.argv[1:])' \
 	  $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT) -m orchestration.definitions
