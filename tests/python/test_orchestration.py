@@ -121,15 +121,16 @@ def _stop_dagster_dev(orch: Orchestra) -> None:
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=15)  # it shuts its services down in ~10 s
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    # nothing of it left behind: its webserver, daemon and code servers all stop
-    deadline = time.monotonic() + 30
+    # nothing of it left behind: its webserver and daemon stop with it; a code server waits
+    # for its heartbeat to time out (45 s), so it is stopped after a few seconds
+    deadline = time.monotonic() + 5
     while (leftovers := _processes_of(orch.home)) and time.monotonic() < deadline:
         time.sleep(1)
-    for proc in leftovers:  # a run worker still winding down, on a loaded machine
+    for proc in leftovers:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(leftovers, timeout=10)
@@ -153,10 +154,15 @@ def orch(built_world, tmp_path_factory: pytest.TempPathFactory):
             "MYPIZZA_NIGHTLY_CRON",
         ):
             patch.delenv(key, raising=False)
+        # the dbt manifest of `mypizza run` on the same world and project: the definitions
+        # use it instead of parsing the project again (they would when it changes)
+        manifest = env.root / "target" / "dagster" / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        shutil.copyfile(built_world.target / "manifest.json", manifest)
         sys.modules.pop("orchestration.definitions", None)
         import dagster as dg
 
-        from orchestration import definitions  # parses the dbt project once, for both
+        from orchestration import definitions
 
         env.dg = dg
         env.module = definitions
