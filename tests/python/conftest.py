@@ -55,6 +55,8 @@ def built_world(tmp_path_factory: pytest.TempPathFactory) -> Env:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # this session's folder, the same for every xdist worker
     env = Env(shared / "built_world")
+    if "MYPIZZA_IOT_DAYS" not in os.environ:
+        env.vars.pop("MYPIZZA_IOT_DAYS")  # the default days of devices: the IoT tests read them
     with FileLock(str(shared / "built_world.lock")):
         if not (env.root / "built.ok").exists():
             env.mypizza("simulate", "--stores", "2", "--days", "14", "--start", "2026-04-06")

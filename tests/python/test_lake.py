@@ -64,6 +64,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> dict[str
     home = root / "home"  # DuckDB's extensions and persistent secrets of this test only
     home.mkdir()
     env = {
+        "MYPIZZA_IOT_DAYS": "1",  # the devices of the last day only (support.Env)
         **os.environ,
         "HOME": str(home),
         "MYPIZZA_WORLD": str(root / "world"),

@@ -146,6 +146,7 @@ def builds(
         cores_max=2,
     )
     env = {
+        "MYPIZZA_IOT_DAYS": "1",  # the devices of the last day only (support.Env)
         **os.environ,
         "MYPIZZA_WORLD": str(root / "world"),
         "MYPIZZA_WAREHOUSE": str(root / "warehouse" / "mypizza.duckdb"),
