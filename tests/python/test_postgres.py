@@ -278,6 +278,10 @@ def worlds(
     """The session's SQLite world (after `mypizza run`) and the same world simulated into
     Postgres, loaded as the doc says, then `mypizza run`."""
     worlds = Worlds(tmp_path_factory.mktemp("postgres-pos"), postgres, built_world)
+    # the built world's kitchen devices: its days of them, not support.Env's one
+    worlds.pg.vars.pop("MYPIZZA_IOT_DAYS", None)
+    if "MYPIZZA_IOT_DAYS" in built_world.vars:
+        worlds.pg.vars["MYPIZZA_IOT_DAYS"] = built_world.vars["MYPIZZA_IOT_DAYS"]
     worlds.pg.mypizza("simulate", *WORLD, "--pos-url", postgres.url("pos"))
 
     (sql,) = doc_blocks("sql")
