@@ -42,6 +42,11 @@ def query(database: Path | str, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+# A test world's kitchen devices publish for its last day only (default 5 days): IoT is
+# most of a small world's ingest. The built world keeps the default for the IoT tests.
+SMALL_WORLD = {"MYPIZZA_IOT_DAYS": "1"}
+
+
 class Env:
     """A world, a warehouse and a dbt target folder of its own, in one folder.
 
@@ -55,10 +60,7 @@ class Env:
         self.published = self.warehouse.with_name("mypizza.published.duckdb")
         self.target = root / "target"
         self.vars = {
-            # A new world's kitchen devices publish for its last day only (default 5 days):
-            # IoT is most of a small world's ingest. The built world keeps the default for
-            # the IoT tests; a test can set its own.
-            "MYPIZZA_IOT_DAYS": "1",
+            **SMALL_WORLD,
             **os.environ,
             "MYPIZZA_WORLD": str(self.world),
             "MYPIZZA_WAREHOUSE": str(self.warehouse),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import BIN, REPO, moto_s3_server
+from support import BIN, REPO, SMALL_WORLD, moto_s3_server
 
 # ingests a world twice over and runs dbt: minutes
 pytestmark = pytest.mark.e2e
@@ -64,7 +64,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> dict[str
     home = root / "home"  # DuckDB's extensions and persistent secrets of this test only
     home.mkdir()
     env = {
-        "MYPIZZA_IOT_DAYS": "1",  # the devices of the last day only (support.Env)
+        **SMALL_WORLD,
         **os.environ,
         "HOME": str(home),
         "MYPIZZA_WORLD": str(root / "world"),

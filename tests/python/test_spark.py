@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import BIN, REPO
+from support import BIN, REPO, SMALL_WORLD
 
 if os.environ.get("MYPIZZA_REQUIRE_SPARK"):
     import pyspark  # noqa: F401  (fails loudly: make setup-spark installs it)
@@ -146,7 +146,7 @@ def builds(
         cores_max=2,
     )
     env = {
-        "MYPIZZA_IOT_DAYS": "1",  # the devices of the last day only (support.Env)
+        **SMALL_WORLD,
         **os.environ,
         "MYPIZZA_WORLD": str(root / "world"),
         "MYPIZZA_WAREHOUSE": str(root / "warehouse" / "mypizza.duckdb"),
