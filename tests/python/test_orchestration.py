@@ -83,12 +83,17 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+DEV_MARK = "MYPIZZA_TEST_DAGSTER_DEV"  # set only in `dagster dev`'s environment
+
+
 def _processes_of(home: Path) -> list[psutil.Process]:
-    """Processes started with DAGSTER_HOME=home (read from their environment)."""
+    """`dagster dev` and what it started (they inherit its DEV_MARK=home). Not DAGSTER_HOME:
+    this file sets that in the pytest process itself, so anything the worker starts meanwhile
+    (the session's Playwright driver and Chromium) has it too and must not be killed."""
     found = []
     for proc in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
-            if proc.environ().get("DAGSTER_HOME") == str(home) and proc.pid != os.getpid():
+            if proc.environ().get(DEV_MARK) == str(home) and proc.pid != os.getpid():
                 found.append(proc)
     return found
 
@@ -101,6 +106,7 @@ def _start_dagster_dev(orch: Orchestra) -> None:
     orch.log = orch.root / "dagster_dev.log"
     env = {**os.environ, **orch.vars, "MYPIZZA_NIGHTLY_CRON": "* * * * *"}
     env["MYPIZZA_FILE_SENSOR_SECONDS"] = "600"  # only its first tick: note the buckets
+    env[DEV_MARK] = str(orch.home)
     orch.started = time.perf_counter()
     with open(orch.log, "w") as out:
         orch.process = subprocess.Popen(
