@@ -43,8 +43,13 @@ def published_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the warehouse's writer lock; released on exit, and by the OS if we die."""
+def writer_lock(warehouse: Path, wait: bool = False, holder: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock; released on exit, and by the OS if we die.
+
+    A lock held by the live loop (mypizza/live.py, one cycle of a few seconds at a time) is
+    always waited for, ``wait`` or not: the loop lets go between its cycles."""
+    from mypizza.live import LOCK_HOLDER
+
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
@@ -53,14 +58,17 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
             fcntl.flock(handle, flags)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise WarehouseBusy(
-                f"{warehouse} is being written by {holder}. Wait for it to finish, "
-                "or pass --wait to queue behind it."
-            ) from None
+            held_by = handle.read().strip() or "another process"
+            if not held_by.startswith(LOCK_HOLDER):
+                raise WarehouseBusy(
+                    f"{warehouse} is being written by {held_by}. Wait for it to finish, "
+                    "or pass --wait to queue behind it."
+                ) from None
+            fcntl.flock(handle, fcntl.LOCK_EX)  # the live loop's cycle: seconds
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        who = holder or f"pid {os.getpid()}"
+        handle.write(f"{who} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         try:
             yield
