@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import TYPE_CHECKING
 
 from mypizza import killpoints
@@ -81,7 +82,12 @@ def _simulate_live(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop)
     _say(f"writing the POS of {settings.world} live at {args.speed:g}x (Ctrl-C stops)")
     report = simulate_live(
-        settings.world, speed=args.speed, stop=stop, progress=_say, max_days=args.days
+        settings.world,
+        speed=args.speed,
+        stop=stop,
+        progress=_say,
+        max_days=args.days,
+        clock=args.clock,
     )
     print(report, flush=True)
     return EXIT_OK
@@ -258,6 +264,13 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from error
 
 
+def _clock(value: str) -> dt_time:
+    try:
+        return dt_time.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a time of day (HH:MM)") from error
+
+
 def _datetime(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -310,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="with --live: run the world's clock N times faster than real time (default 1)",
+    )
+    simulate.add_argument(
+        "--clock",
+        type=_clock,
+        help="with --live: start the first day's clock at this time (HH:MM, UTC); what "
+        "happened before it that day is written at once (default: the day's first event)",
     )
     simulate.set_defaults(func=cmd_simulate)
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam
@@ -62,7 +63,7 @@ def _connect_live(world_dir: Path) -> sqlite3.Connection:
     con.execute(
         "create table if not exists live_commits (order_id integer primary key, "
         "store_id integer not null, business_date text not null, ordered_at text not null, "
-        "committed_at real not null)"
+        "committed_at real not null, catch_up integer not null default 0)"
     )
     con.execute(
         "create table if not exists live_days (business_date text primary key, "
@@ -72,16 +73,17 @@ def _connect_live(world_dir: Path) -> sqlite3.Connection:
     return con
 
 
-def read_commits(world_dir: Path) -> list[tuple[int, int, str, float]]:
-    """(order id, store id, business date, commit time in unix seconds) of every order the
-    live simulator wrote, in order id order."""
+def read_commits(world_dir: Path) -> list[tuple[int, int, str, float, int]]:
+    """(order id, store id, business date, commit time in unix seconds, catch_up) of every
+    order the live simulator wrote, in order id order; ``catch_up`` is 1 for orders written
+    at once (before ``--clock``, or the rest of a day at a stop), not as they happened."""
     path = live_path(world_dir)
     if not path.exists():
         return []
     with sqlite3.connect(path, timeout=30) as con:
         return con.execute(
-            "select order_id, store_id, business_date, committed_at from live_commits "
-            "order by order_id"
+            "select order_id, store_id, business_date, committed_at, catch_up "
+            "from live_commits order by order_id"
         ).fetchall()
 
 
@@ -219,9 +221,11 @@ def simulate_live(
     stop: threading.Event | None = None,
     progress: Callable[[str], None] | None = None,
     max_days: int | None = None,
+    clock: dt_time | None = None,
 ) -> LiveReport:
     """Write the world's next days into its POS as they happen, ``speed`` times faster than
-    real time, until ``stop`` is set (or ``max_days`` days are closed)."""
+    real time, until ``stop`` is set (or ``max_days`` days are closed). ``clock`` (UTC)
+    starts the first day's clock at that time: what happened before is written at once."""
     if speed <= 0:
         raise ValueError(f"speed must be more than 0, not {speed}")
     world_dir = Path(world_dir)
@@ -246,8 +250,19 @@ def simulate_live(
         state = _reopen(engine, world, world_dir, progress)
         while not stop.is_set() and (max_days is None or len(report.days_closed) < max_days):
             _live_day(
-                engine, live, world, world_dir, contexts, state, speed, stop, report, progress
+                engine,
+                live,
+                world,
+                world_dir,
+                contexts,
+                state,
+                speed,
+                stop,
+                report,
+                progress,
+                clock,
             )
+            clock = None
     finally:
         engine.dispose()
         live.close()
@@ -266,6 +281,7 @@ def _live_day(
     stop: threading.Event,
     report: LiveReport,
     progress: Callable[[str], None] | None,
+    clock: dt_time | None = None,
 ) -> None:
     day = world.next_day
     changes = simulate_day(world.seed, world.start, day, contexts, state)
@@ -283,10 +299,15 @@ def _live_day(
     i = 0
     if events:
         sim0, wall0 = events[0].at, time.monotonic()
+        catch_up = False
+        if clock is not None:
+            sim0 = max(sim0, datetime.combine(day, clock))
+            catch_up = True  # the first batch: everything before the clock, at once
         while i < len(events):
             if stop.is_set():
                 report.stopped_mid_day = day
                 due = len(events)  # the rest of the day, at once: the world stays whole
+                catch_up = True
             else:
                 now = sim0.timestamp() + (time.monotonic() - wall0) * speed
                 due = i
@@ -301,7 +322,7 @@ def _live_day(
             committed = time.time()
             orders = [e.row for e in batch if e.table == "orders" and not e.update]
             live.executemany(
-                "insert or replace into live_commits values (?, ?, ?, ?, ?)",
+                "insert or replace into live_commits values (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         o["order_id"],
@@ -309,11 +330,13 @@ def _live_day(
                         o["business_date"].isoformat(),
                         o["ordered_at"].isoformat(),
                         committed,
+                        int(catch_up),
                     )
                     for o in orders
                 ],
             )
             live.commit()
+            catch_up = False
             report.orders += len(orders)
             report.events += len(batch)
             i = due
