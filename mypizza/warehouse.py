@@ -53,18 +53,17 @@ def writer_lock(warehouse: Path, wait: bool = False, holder: str | None = None) 
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.flock(handle, flags)
-        except BlockingIOError:
-            handle.seek(0)
-            held_by = handle.read().strip() or "another process"
-            if not held_by.startswith(LOCK_HOLDER):
+        if wait:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        elif not _try_lock(handle):
+            held_by = _holder(handle)
+            if held_by is not None and not held_by.startswith(LOCK_HOLDER):
                 raise WarehouseBusy(
                     f"{warehouse} is being written by {held_by}. Wait for it to finish, "
                     "or pass --wait to queue behind it."
-                ) from None
-            fcntl.flock(handle, fcntl.LOCK_EX)  # the live loop's cycle: seconds
+                )
+            if held_by is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # the live loop's cycle: seconds
         handle.seek(0)
         handle.truncate()
         who = holder or f"pid {os.getpid()}"
@@ -76,6 +75,28 @@ def writer_lock(warehouse: Path, wait: bool = False, holder: str | None = None) 
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _holder(handle) -> str | None:
+    """Who holds the lock (the holder writes its name just after taking it); None when we
+    took it meanwhile."""
+    for _ in range(20):
+        handle.seek(0)
+        held_by = handle.read().strip()
+        if held_by:
+            return held_by
+        time.sleep(0.05)
+        if _try_lock(handle):
+            return None
+    return "another process"
 
 
 def publish(warehouse: Path, held_back: Iterable[Held] = ()) -> Path:

@@ -196,8 +196,9 @@ def _check_no_partial_day(con: sqlite3.Connection, world: World, world_dir: Path
     open_day = con.execute("select business_date from live_days where closed_at is null").fetchone()
     if open_day and world.next_day <= date.fromisoformat(open_day[0]):
         raise ValueError(
-            f"The live simulator of the world in {world_dir} was killed while writing "
-            f"{open_day[0]}: its POS holds part of that day. Start over with "
+            f"The live simulator is writing {open_day[0]} of the world in {world_dir}, or "
+            "was killed while writing it (its POS then holds part of that day). Stop it "
+            "first (Ctrl-C writes the rest of the day); if it was killed, start over with "
             "`mypizza simulate --fresh`."
         )
 
