@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         "live",
         help="keep the live slice (today's sales, deliveries) fresh within seconds",
         description="One long-running process: every --every seconds, load what the POS "
-        "changed, dbt build the models tagged `live`, and publish them alone in "
+        "changed, dbt run the models tagged `live`, and publish them alone in "
         "<warehouse>.live.duckdb for the dashboard's Today page. It shares the writer lock "
         "with `mypizza run`, one cycle at a time: a run waits at most one cycle. Stops on "
         "Ctrl-C or SIGTERM (docs/live.md).",

@@ -93,11 +93,18 @@ def probe(
     stores = _store_ids(world)
     ranks: dict[tuple[int, str], list[int]] = defaultdict(list)  # (store, day) -> order ids
     seen: dict[tuple[int, str], int] = {}  # (store, day) -> orders visible
+    known: set[int] = set()  # orders committed before the probe started (ranked, not timed)
     started, cpu0 = time.monotonic(), _cpu_seconds(loop_pid)
+    since = time.time()  # orders committed before the probe started are not its to time
     last_version = None
     while True:
         now = time.time()
         for order_id, store_id, day, committed, catch_up in read_commits(world):
+            if committed < since:
+                if order_id not in known:
+                    ranks[store_id, day].append(order_id)
+                    known.add(order_id)
+                continue
             if order_id not in result.committed:
                 result.committed[order_id] = committed
                 ranks[store_id, day].append(order_id)
@@ -105,21 +112,21 @@ def probe(
                     result.catch_up.add(order_id)
         version = live_file.stat().st_mtime_ns if live_file.exists() else None
         if version is not None and version != last_version:
-            last_version = version
             try:
                 with duckdb.connect(str(live_file), read_only=True) as con:
                     rows = con.execute(
                         "select store_code, cast(sales_date as varchar), orders_taken "
                         "from marts.rpt_live_store_today"
                     ).fetchall()
+                last_version = version
             except duckdb.Error:
-                rows = []  # swapped while opening: the next poll reads the new one
+                rows = []  # swapped while opening: the next poll reads it again
             for code, day, count in rows:
                 key = (stores.get(code, -1), day)
                 seen[key] = max(seen.get(key, 0), int(count))
         for key, count in seen.items():
             for order_id in ranks.get(key, [])[:count]:
-                if order_id not in result.latencies:
+                if order_id not in result.latencies and order_id in result.committed:
                     result.latencies[order_id] = max(0.0, now - result.committed[order_id])
         if stop.wait(interval):
             break
