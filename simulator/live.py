@@ -81,10 +81,15 @@ def read_commits(world_dir: Path) -> list[tuple[int, int, str, float, int]]:
     if not path.exists():
         return []
     with sqlite3.connect(path, timeout=30) as con:
-        return con.execute(
-            "select order_id, store_id, business_date, committed_at, catch_up "
-            "from live_commits order by order_id"
-        ).fetchall()
+        try:
+            return con.execute(
+                "select order_id, store_id, business_date, committed_at, catch_up "
+                "from live_commits order by order_id"
+            ).fetchall()
+        except sqlite3.OperationalError as error:  # the simulator is creating the file
+            if "no such table" in str(error):
+                return []
+            raise
 
 
 @dataclass
