@@ -192,7 +192,7 @@ def _report(args: argparse.Namespace, rows: list[dict], b: dict) -> str:
             "",
             f"A cycle that found new orders ({b['built']} of {b['cycles']} cycles), on average:"
             f" {b['total']:.2f} s = lock {b['lock']:.2f} s + POS load {b['pos']:.2f} s + "
-            f"dbt build {b['dbt']:.2f} s + publish {b['publish']:.2f} s (the rest: the "
+            f"dbt run {b['dbt']:.2f} s + publish {b['publish']:.2f} s (the rest: the "
             "signature and load-id queries, the heartbeat). A cycle with nothing new: "
             f"{b['idle_total']:.2f} s.",
         ]
