@@ -25,6 +25,8 @@ from mypizza.world_sources import WORLD_SOURCES, preload
 
 if TYPE_CHECKING:
     from ingestion.pipelines import LoadResult
+    from mypizza.dbt_runner import DbtResult
+    from mypizza.nightly import Plan
 
 SOURCES = tuple(WORLD_SOURCES)
 
@@ -156,14 +158,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- build
-def _build(
+def build_plan(
     settings: Settings, full_refresh: bool = False, failed_sources: tuple[str, ...] = ()
-) -> Build:
-    """dbt build of what the night needs, audit, docs if the project changed, then publish
-    for readers all but what is held back."""
+) -> tuple[Plan, list[str]]:
+    """What tonight's dbt build runs (mypizza/nightly.py), leaving out everything downstream
+    of a source that failed to load (mypizza/audit.py): the plan and dbt's arguments."""
     from mypizza import audit, nightly
-    from mypizza.dbt_runner import BUILD_RESULTS, run_dbt
-    from mypizza.prod_state import keep_prod_state, previously_held
 
     # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
     # only what the night's loads and the project's changes need (mypizza/nightly.py), and
@@ -171,7 +171,19 @@ def _build(
     plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
     build_args = plan.build_args + audit.exclude_failed_sources(failed_sources)
     _say(f"{plan.reason}\ndbt " + " ".join(build_args))
-    build = run_dbt(settings.repo, settings.target_dir, *build_args, check=False)
+    return plan, build_args
+
+
+def finish_build(
+    settings: Settings, plan: Plan, build: DbtResult, failed_sources: tuple[str, ...] = ()
+) -> Build:
+    """After ``dbt build`` (its artifacts in the target folder): audit, docs if the project
+    changed, then publish for readers all but what is held back. Shared by `mypizza` and
+    the Dagster build (orchestration/definitions.py), which runs dbt its own way."""
+    from mypizza import audit
+    from mypizza.dbt_runner import BUILD_RESULTS, run_dbt
+    from mypizza.prod_state import keep_prod_state, previously_held
+
     outcome = Build(build)
     if not build.ran:  # dbt stopped before running anything: nothing to audit or publish
         _say(f"dbt build did not run (exit {build.returncode}): nothing published")
@@ -199,6 +211,18 @@ def _build(
         # the next night builds from the last good one and so catches the held-back part up
         plan.done(docs_generated=docs_needed)
     return outcome
+
+
+def _build(
+    settings: Settings, full_refresh: bool = False, failed_sources: tuple[str, ...] = ()
+) -> Build:
+    """dbt build of what the night needs, audit, docs if the project changed, then publish
+    for readers all but what is held back."""
+    from mypizza.dbt_runner import run_dbt
+
+    plan, build_args = build_plan(settings, full_refresh, failed_sources)
+    build = run_dbt(settings.repo, settings.target_dir, *build_args, check=False)
+    return finish_build(settings, plan, build, failed_sources)
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:

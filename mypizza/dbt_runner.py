@@ -57,15 +57,26 @@ def run_dbt(
         completed = killpoints.run_dbt_until_killed(command, repo)
     else:
         completed = subprocess.run(command, cwd=repo, check=False)
+    result = read_results(target_dir, args, started, completed.returncode)
+    if completed.returncode != 0 and check:
+        raise DbtError(f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); see above.")
+    return result
+
+
+def read_results(
+    target_dir: Path, args: tuple[str, ...] | list[str], started: float, returncode: int
+) -> DbtResult:
+    """What ``dbt <args>``, started at ``started`` (``time.time()``) and ended with
+    ``returncode``, did, from the run results it wrote in ``target_dir``; a build's are also
+    kept as BUILD_RESULTS (docs generate overwrites the other). Also for a dbt started by
+    someone else (the Dagster build, orchestration/definitions.py)."""
     latest = target_dir / "run_results.json"
     fresh = latest.exists() and latest.stat().st_mtime >= started
     results = _read_run_results(latest) if fresh else None
     if fresh and args and args[0] == "build":  # the audit and `mypizza status` read it
         shutil.copyfile(latest, target_dir / BUILD_RESULTS)  # after docs overwrote the other
-    if completed.returncode != 0 and check:
-        raise DbtError(f"`dbt {' '.join(args)}` failed (exit {completed.returncode}); see above.")
     result = results or DbtResult(" ".join(args), time.time() - started, ran=False)
-    result.returncode = completed.returncode
+    result.returncode = returncode
     return result
 
 

@@ -34,6 +34,7 @@ import shutil
 import sqlite3
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -292,10 +293,11 @@ def test_the_old_changes_reached_the_marts(worlds: dict) -> None:
         f"and inventory_date = '{OLD_DAY.isoformat()}'"
     ) == [(pytest.approx(count["counted"]),)]
     price = changes["price"]
-    assert env.query(
+    (current_price,) = env.query(
         "select current_price from marts.dim_products "
         f"where source_system = 'mypizza_pos' and sku = '{price['sku']}'"
-    ) == [(pytest.approx(price["new_cents"] / 100),)]
+    )
+    assert current_price == (Decimal(price["new_cents"]) / 100,)
 
 
 def test_list_price_is_the_price_charged_at_order_time(worlds: dict) -> None:
