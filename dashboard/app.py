@@ -28,6 +28,7 @@ st.set_page_config(
 HERE = Path(__file__).resolve().parent
 PAGES = [
     st.Page(HERE / "views" / "sales.py", title="Sales", icon=":material/payments:", default=True),
+    st.Page(HERE / "views" / "today.py", title="Today", icon=":material/bolt:", url_path="today"),
     st.Page(
         HERE / "views" / "inventory.py",
         title="Inventory",

@@ -28,6 +28,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from mypizza.live import live_path, read_heartbeat, stale_after
 from mypizza.users import User
 from mypizza.warehouse import published_path
 
@@ -39,6 +40,18 @@ def warehouse_file() -> Path:
     """The published copy of the warehouse named by MYPIZZA_WAREHOUSE (as every command)."""
     warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
     return published_path(warehouse).resolve()
+
+
+def live_file() -> Path:
+    """The live slice `mypizza live` publishes beside the warehouse (docs/live.md)."""
+    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
+    return live_path(warehouse).resolve()
+
+
+def live_source() -> Path:
+    """Where the Today page reads: the live slice, or, with no live loop ever run, the
+    published copy (the nightly build builds the live models too)."""
+    return live_file() if live_file().exists() else warehouse_file()
 
 
 class AccessError(PermissionError):
@@ -85,8 +98,8 @@ def _cached(sql: str, params: tuple, path: str, version: float) -> pd.DataFrame:
         return con.execute(sql, {name: value for name, value in params}).df()
 
 
-def _read(sql: str, params: dict[str, object]) -> pd.DataFrame:
-    path = warehouse_file()
+def _read(sql: str, params: dict[str, object], source: Path | None = None) -> pd.DataFrame:
+    path = source or warehouse_file()
     frozen = tuple(
         (name, tuple(value) if isinstance(value, list) else value)
         for name, value in sorted(params.items())
@@ -96,9 +109,15 @@ def _read(sql: str, params: dict[str, object]) -> pd.DataFrame:
 
 
 def scoped_query(
-    access: Access | None, sql: str, stores: tuple[str, ...] | list[str], **params: object
+    access: Access | None,
+    sql: str,
+    stores: tuple[str, ...] | list[str],
+    *,
+    source: Path | None = None,
+    **params: object,
 ) -> pd.DataFrame:
-    """Run a SELECT on the published warehouse, limited to the user's stores.
+    """Run a SELECT on the published warehouse (or ``source``, the live slice), limited to
+    the user's stores.
 
     ``sql`` filters on ``$stores`` (e.g. ``where store_code in (select unnest($stores))``);
     it is bound to ``stores`` intersected with the user's own, and the other ``params`` are
@@ -107,7 +126,7 @@ def scoped_query(
         raise AccessError("no logged-in user: no data")
     if "$stores" not in sql:
         raise AccessError("a dashboard query must filter on $stores (the user's stores)")
-    frame = _read(sql, {"stores": list(access.allowed(stores)), **params})
+    frame = _read(sql, {"stores": list(access.allowed(stores)), **params}, source)
     if "store_code" in frame.columns:
         leaked = set(frame["store_code"].dropna()) - set(access.stores)
         if leaked:
@@ -332,6 +351,83 @@ def oven_utilisation(access: Access, f: Filters) -> pd.DataFrame:
     )
 
 
+# ---------------------------------------------------------------- the Today page (live)
+def live_freshness() -> dict:
+    """How fresh the Today page's figures are: ``as_of`` (UTC, when the POS was read; for
+    the published copy, when it was written), ``age`` in seconds, ``stale`` and why."""
+    import datetime as dt
+
+    source = live_source()
+    now = dt.datetime.now(dt.UTC)
+    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
+    beat = read_heartbeat(warehouse.resolve()) or {}
+    if source == live_file():
+        with duckdb.connect(str(source), read_only=True) as con:
+            (as_of,) = con.execute("select as_of from marts.live_meta").fetchone()
+        as_of = as_of.astimezone(dt.UTC)
+    else:
+        as_of = dt.datetime.fromtimestamp(source.stat().st_mtime, dt.UTC)
+    age = (now - as_of).total_seconds()
+    reason = None
+    if source != live_file():
+        reason = "the live loop has not run: these are the nightly figures"
+    elif beat.get("stopped_at"):
+        reason = f"the live loop stopped at {beat['stopped_at']}"
+    elif beat.get("error"):
+        reason = f"the live loop is failing since {beat.get('failing_since')}: {beat['error']}"
+    elif age > stale_after(float(beat.get("every", 2))):
+        reason = "the live loop has not published for a while"
+    return {"as_of": as_of, "age": age, "stale": reason is not None, "reason": reason}
+
+
+def live_store_today(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, sales_date, currency, orders_taken, orders, net_sales,
+            open_deliveries, late_deliveries, last_order_at
+        from marts.rpt_live_store_today
+        where store_code in (select unnest($stores))
+        order by store_code
+        """,
+        f.stores,
+        source=live_source(),
+    )
+
+
+def live_sales_by_hour(access: Access, f: Filters) -> pd.DataFrame:
+    """Today's orders and net sales per store, hour and channel (each store's current day)."""
+    return scoped_query(
+        access,
+        """
+        select sales.store_code, sales.hour_of_day, sales.order_channel, sales.currency,
+            sales.orders, sales.net_sales
+        from marts.rpt_live_sales_by_hour as sales
+        inner join marts.rpt_live_store_today as today
+            on sales.store_code = today.store_code and sales.sales_date = today.sales_date
+        where sales.store_code in (select unnest($stores))
+        order by sales.store_code, sales.hour_of_day, sales.order_channel
+        """,
+        f.stores,
+        source=live_source(),
+    )
+
+
+def live_open_deliveries(access: Access, f: Filters) -> pd.DataFrame:
+    return scoped_query(
+        access,
+        """
+        select store_code, order_id, order_channel, order_status, ordered_at, minutes_open,
+            is_late
+        from marts.rpt_live_open_deliveries
+        where store_code in (select unnest($stores))
+        order by is_late desc, minutes_open desc, order_id
+        """,
+        f.stores,
+        source=live_source(),
+    )
+
+
 # every query a page runs, for the tests that call each one for each role
 PAGE_QUERIES = (
     sales_daily,
@@ -345,6 +441,9 @@ PAGE_QUERIES = (
     cold_chain_excursions,
     device_health,
     oven_utilisation,
+    live_store_today,
+    live_sales_by_hour,
+    live_open_deliveries,
 )
 
 

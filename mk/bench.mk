@@ -7,3 +7,10 @@ BENCH_WORK ?= bench/work
 .PHONY: bench
 bench: setup
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --work $(BENCH_WORK)
+
+# `make bench-live`: commit-to-dashboard latency of `mypizza live` at 1x, 10x and 100x the
+# world's pace, and the loop's CPU share (bench/live.py; ~8 min; not part of `make test`).
+BENCH_LIVE_ARGS ?=
+.PHONY: bench-live
+bench-live: setup
+	$(BIN)/python bench/live.py $(BENCH_LIVE_ARGS)

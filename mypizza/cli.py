@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import TYPE_CHECKING
 
 from mypizza import killpoints
@@ -42,6 +43,9 @@ def _say(message: str) -> None:
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from simulator import simulate
 
+    if getattr(args, "live", False):
+        return _simulate_live(args, settings)
+
     exists = (settings.world / "world.json").exists() and not args.fresh
     days = args.days if (args.days is not None or exists) else DEFAULT_DAYS
     stores = args.stores if (args.stores is not None or exists) else DEFAULT_STORES
@@ -57,6 +61,38 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(report)
     return 0
+
+
+def _simulate_live(args: argparse.Namespace, settings: Settings) -> int:
+    """`mypizza simulate --live`: write the POS as it happens until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from simulator.live import simulate_live
+
+    if args.fresh or args.stores or args.start or args.seed or getattr(args, "pos_url", None):
+        raise ValueError(
+            "--live continues the existing world: create it first with `mypizza simulate` "
+            "(--stores, --start, --seed, --fresh and --pos-url are for that)"
+        )
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    _say(f"writing the POS of {settings.world} live at {args.speed:g}x (Ctrl-C stops)")
+    report = simulate_live(
+        settings.world,
+        speed=args.speed,
+        stop=stop,
+        progress=_say,
+        max_days=args.days,
+        clock=args.clock,
+    )
+    print(report, flush=True)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- ingest
@@ -220,6 +256,15 @@ def _run(settings: Settings) -> int:
     return print_report(settings, "run", loads, build, started)
 
 
+# ---------------------------------------------------------------- live
+def cmd_live(args: argparse.Namespace, settings: Settings) -> int:
+    from mypizza.live import run_loop
+
+    if args.every <= 0:
+        raise ValueError(f"--every must be more than 0 seconds, not {args.every:g}")
+    return run_loop(settings, args.every, max_cycles=args.cycles)
+
+
 # ---------------------------------------------------------------- status
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from mypizza.status import report
@@ -241,6 +286,13 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD)") from error
+
+
+def _clock(value: str) -> dt_time:
+    try:
+        return dt_time.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a time of day (HH:MM)") from error
 
 
 def _datetime(value: str) -> datetime:
@@ -283,6 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL of the database to write a new world's POS into, e.g. "
         "postgresql://user@127.0.0.1:5432/pos (default: pos.sqlite in the world folder)",
     )
+    simulate.add_argument(
+        "--live",
+        action="store_true",
+        help="keep writing the POS as orders happen (deliveries, voids, refunds too), until "
+        "Ctrl-C or SIGTERM, which writes the rest of the day at once (docs/live.md); with "
+        "--days N, stop after N days",
+    )
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="with --live: run the world's clock N times faster than real time (default 1)",
+    )
+    simulate.add_argument(
+        "--clock",
+        type=_clock,
+        help="with --live: start the first day's clock at this time (HH:MM, UTC); what "
+        "happened before it that day is written at once (default: the day's first event)",
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     ingest = commands.add_parser(
@@ -313,6 +384,21 @@ def build_parser() -> argparse.ArgumentParser:
         "dbt docs generate, publish all but what is held back, and print a report.",
     )
     run.set_defaults(func=cmd_run)
+
+    live = commands.add_parser(
+        "live",
+        help="keep the live slice (today's sales, deliveries) fresh within seconds",
+        description="One long-running process: every --every seconds, load what the POS "
+        "changed, dbt run the models tagged `live`, and publish them alone in "
+        "<warehouse>.live.duckdb for the dashboard's Today page. It shares the writer lock "
+        "with `mypizza run`, one cycle at a time: a run waits at most one cycle. Stops on "
+        "Ctrl-C or SIGTERM (docs/live.md).",
+    )
+    live.add_argument(
+        "--every", type=float, default=2.0, help="seconds from one cycle to the next (default 2)"
+    )
+    live.add_argument("--cycles", type=int, help="stop after this many cycles (default: never)")
+    live.set_defaults(func=cmd_live)
 
     status = commands.add_parser(
         "status",

@@ -212,6 +212,39 @@ def last_run_lines(record: dict | None, clock: datetime) -> tuple[list[str], lis
     return lines, problems
 
 
+def live_status(warehouse: Path, now: datetime) -> tuple[str | None, str | None]:
+    """The live loop's line (mypizza/live.py: its ``<warehouse>.live.json``), and the problem
+    it shows, if any: the slice older than the loop's stale limit, or the loop failing or
+    gone while it was meant to run. None, None when no loop ever ran here."""
+    import os
+
+    from mypizza.live import read_heartbeat, stale_after
+
+    beat = read_heartbeat(warehouse)
+    if not beat:
+        return None, None
+    as_of = datetime.fromisoformat(beat["as_of"]) if beat.get("as_of") else None
+    age = (now - as_of).total_seconds() if as_of else None
+    shown = f"as of {as_of:%H:%M:%S} UTC, {age:.0f} s ago" if as_of else "nothing published yet"
+    if beat.get("stopped_at"):
+        return f"live loop: stopped at {beat['stopped_at']}; live slice {shown}", None
+    pid = int(beat.get("pid", 0))
+    try:
+        os.kill(pid, 0)
+        running = True
+    except (OSError, ValueError):
+        running = False
+    head = f"live loop (pid {pid}, every {beat.get('every', 0):g} s): "
+    if not running:
+        return head + f"NOT RUNNING (died without stopping); live slice {shown}", "live loop gone"
+    if beat.get("error"):
+        line = f"STALE: live slice {shown}; failing since {beat.get('failing_since')}: "
+        return head + line + beat["error"], "live slice stale"
+    if age is None or age > stale_after(float(beat.get("every", 2))):
+        return head + f"STALE: live slice {shown}", "live slice stale"
+    return head + f"live slice {shown}", None
+
+
 def report(warehouse: Path, target_dir: Path, now: datetime) -> tuple[str, int]:
     """The status text and the exit status: 0 all good, 3 partial (the last run held
     something back or a source did not load), 1 a problem (stale, never loaded, nothing
@@ -243,7 +276,12 @@ def report(warehouse: Path, target_dir: Path, now: datetime) -> tuple[str, int]:
     lines.append(f"dbt build: {build.state}{done}")
     run_lines, partial = last_run_lines(record, datetime.now(UTC))
     lines.extend(run_lines)
+    live_line, live_problem = live_status(warehouse, datetime.now(UTC))
+    if live_line:
+        lines.append(live_line)
     problems = [f"{s.source} {s.state}" for s in sources if s.failed]
+    if live_problem:
+        problems.append(live_problem)
     if build.failed:
         problems.append(f"dbt build {build.state}")
     if "nothing published" in partial:

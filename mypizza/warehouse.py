@@ -43,24 +43,31 @@ def published_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the warehouse's writer lock; released on exit, and by the OS if we die."""
+def writer_lock(warehouse: Path, wait: bool = False, holder: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock; released on exit, and by the OS if we die.
+
+    A lock held by the live loop (mypizza/live.py, one cycle of a few seconds at a time) is
+    always waited for, ``wait`` or not: the loop lets go between its cycles."""
+    from mypizza.live import LOCK_HOLDER
+
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.flock(handle, flags)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise WarehouseBusy(
-                f"{warehouse} is being written by {holder}. Wait for it to finish, "
-                "or pass --wait to queue behind it."
-            ) from None
+        if wait:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        elif not _try_lock(handle):
+            held_by = _holder(handle)
+            if held_by is not None and not held_by.startswith(LOCK_HOLDER):
+                raise WarehouseBusy(
+                    f"{warehouse} is being written by {held_by}. Wait for it to finish, "
+                    "or pass --wait to queue behind it."
+                )
+            if held_by is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # the live loop's cycle: seconds
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        who = holder or f"pid {os.getpid()}"
+        handle.write(f"{who} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         try:
             yield
@@ -68,6 +75,28 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _holder(handle) -> str | None:
+    """Who holds the lock (the holder writes its name just after taking it); None when we
+    took it meanwhile."""
+    for _ in range(20):
+        handle.seek(0)
+        held_by = handle.read().strip()
+        if held_by:
+            return held_by
+        time.sleep(0.05)
+        if _try_lock(handle):
+            return None
+    return "another process"
 
 
 def publish(warehouse: Path, held_back: Iterable[Held] = ()) -> Path:

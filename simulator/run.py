@@ -162,6 +162,10 @@ def simulate(
         raise ValueError(f"stores must be between 1 and {MAX_STORES}, not {stores}")
 
     world = load_world(world_dir)
+    if not fresh:
+        from simulator.live import check_no_partial_day
+
+        check_no_partial_day(world_dir)
     if fresh:
         if world is not None and pos_url is None:
             pos_url = world.url(world_dir)
