@@ -13,6 +13,7 @@ cookie gets nothing of it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -73,23 +74,21 @@ def stores(built_world: Env) -> list[Store]:
     return [Store(*row) for row in rows]
 
 
-@pytest.fixture(scope="module")
-def dashboard(built_world, stores, tmp_path_factory) -> Iterator[str]:
-    """The dashboard's URL, served by `streamlit run` over the built world's warehouse, with
-    a head office user `hq` and a store manager `manager` of the first POS store."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("dashboard")
-    log = folder / "streamlit.log"
+@contextlib.contextmanager
+def served(env: dict[str, str], folder: Path, manager_store: str) -> Iterator[str]:
+    """The dashboard's URL, served by `streamlit run` as `make dashboard` does with ``env``,
+    with a head office user `hq` and a store manager `manager` of ``manager_store``, both
+    made by `mypizza users add` in ``folder``'s users file; stopped afterwards."""
     env = {
-        **built_world.vars,
+        **env,
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         "DASHBOARD__USERS_FILE": str(folder / "users.yaml"),
         "DASHBOARD__COOKIE_KEY": COOKIE_KEY,
     }
-    for user, role in (("hq", ["head_office"]), ("manager", ["store_manager"])):
-        scope = ["--store", stores[0].code] if user == "manager" else []
+    for user, role in (("hq", "head_office"), ("manager", "store_manager")):
+        scope = ["--store", manager_store] if user == "manager" else []
         added = subprocess.run(
-            [MYPIZZA, "users", "add", user, "--role", *role, *scope, "--password-stdin"],
+            [MYPIZZA, "users", "add", user, "--role", role, *scope, "--password-stdin"],
             input=PASSWORDS[user] + "\n",
             env=env,
             cwd=REPO,
@@ -97,6 +96,8 @@ def dashboard(built_world, stores, tmp_path_factory) -> Iterator[str]:
             text=True,
         )
         assert added.returncode == 0, added.stderr
+    port = free_port()
+    log = folder / "streamlit.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [STREAMLIT, "run", "dashboard/app.py", "--server.headless", "true"]
@@ -127,6 +128,14 @@ def dashboard(built_world, stores, tmp_path_factory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def dashboard(built_world, stores, tmp_path_factory) -> Iterator[str]:
+    """The dashboard served over the built world's published warehouse (`served`), its
+    store manager managing the first POS store."""
+    with served(built_world.vars, tmp_path_factory.mktemp("dashboard"), stores[0].code) as url:
+        yield url
 
 
 def amount(text: str) -> Decimal:

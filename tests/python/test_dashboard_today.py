@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 from pos_truth import daily_store_sales
-from support import MYPIZZA, REPO, Env
+from support import Env
 from test_dashboard import (
-    COOKIE_KEY,
-    PASSWORDS,
-    STREAMLIT,
     amount,
-    free_port,
     go_to,
     log_in,
     metric,
+    served,
     settle,
     snap,
 )
@@ -58,54 +53,10 @@ def today(built_world: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     env = {
         **built_world.vars,
         "MYPIZZA_WAREHOUSE": str(warehouse),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-        "DASHBOARD__USERS_FILE": str(root / "users.yaml"),
-        "DASHBOARD__COOKIE_KEY": COOKIE_KEY,
         "DASHBOARD__TODAY_REFRESH_SECONDS": str(REFRESH),
     }
-    for user, role in (("hq", "head_office"), ("manager", "store_manager")):
-        scope = ["--store", stores[0][0]] if user == "manager" else []
-        added = subprocess.run(
-            [MYPIZZA, "users", "add", user, "--role", role, *scope, "--password-stdin"],
-            input=PASSWORDS[user] + "\n",
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        assert added.returncode == 0, added.stderr
-    port = free_port()
-    log = root / "streamlit.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [STREAMLIT, "run", "dashboard/app.py", "--server.headless", "true"]
-            + ["--server.port", str(port), "--server.address", "127.0.0.1"]
-            + ["--client.toolbarMode", "viewer"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, f"streamlit exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"streamlit did not start:\n{log.read_text()}"
-            time.sleep(0.3)
+    with served(env, root, stores[0][0]) as url:
         yield url, warehouse, stores
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _as_of(page) -> str:
