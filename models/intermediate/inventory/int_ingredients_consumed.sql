@@ -29,16 +29,7 @@ ingredients as (
 -- what one unit of each product takes of each ingredient, in stock units
 recipe_use as (
 
-    select
-        recipes.sku,
-        recipes.ingredient_code,
-        cast(
-            recipes.quantity * ingredients.units_per_recipe_unit as decimal(18, 6)
-        ) as quantity_per_unit
-
-    from recipes
-    inner join ingredients
-        on recipes.ingredient_code = ingredients.ingredient_code
+    {{ recipe_use('recipes', 'ingredients') }}
 
 ),
 

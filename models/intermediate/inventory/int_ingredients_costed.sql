@@ -36,14 +36,7 @@ regular_deliveries as (
 cost_starts as (
 
     select
-        store_code,
-        ingredient_code,
-        supplier_code,
-        currency,
-        delivery_date,
-        received_at,
-        unit_cost_cents,
-        recency,
+        *,
         max(
             case
                 when

@@ -24,16 +24,7 @@ ingredients as (
 -- what one unit of each product takes of each ingredient, in stock units
 recipe_use as (
 
-    select
-        recipes.sku,
-        recipes.ingredient_code,
-        cast(
-            recipes.quantity * ingredients.units_per_recipe_unit as decimal(18, 6)
-        ) as quantity_per_unit
-
-    from recipes
-    inner join ingredients
-        on recipes.ingredient_code = ingredients.ingredient_code
+    {{ recipe_use('recipes', 'ingredients') }}
 
 ),
 
@@ -80,35 +71,11 @@ product_waste as (
 
 final as (
 
-    select
-        waste_id,
-        ingredient_code,
-        store_code,
-        waste_date,
-        waste_reason,
-        product_sku,
-        product_quantity,
-        wasted_quantity,
-        recorded_at,
-        file_path
-
-    from ingredient_waste
+    select * from ingredient_waste
 
     union all
 
-    select
-        waste_id,
-        ingredient_code,
-        store_code,
-        waste_date,
-        waste_reason,
-        product_sku,
-        product_quantity,
-        wasted_quantity,
-        recorded_at,
-        file_path
-
-    from product_waste
+    select * from product_waste
 
 )
 

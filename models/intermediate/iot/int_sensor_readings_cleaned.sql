@@ -14,23 +14,14 @@ ordered as (
 
     select
         *,
-        lag(temperature_c) over (
-            partition by device_id order by boot_number, sequence_number
-        ) as previous_temperature_c,
-        lead(temperature_c) over (
-            partition by device_id order by boot_number, sequence_number
-        ) as next_temperature_c,
-        lag(boot_number) over (
-            partition by device_id order by boot_number, sequence_number
-        ) as previous_boot_number,
-        lag(sequence_number) over (
-            partition by device_id order by boot_number, sequence_number
-        ) as previous_sequence_number,
-        lag(reading_at) over (
-            partition by device_id order by boot_number, sequence_number
-        ) as previous_reading_at
+        lag(temperature_c) over device_order as previous_temperature_c,
+        lead(temperature_c) over device_order as next_temperature_c,
+        lag(boot_number) over device_order as previous_boot_number,
+        lag(sequence_number) over device_order as previous_sequence_number,
+        lag(reading_at) over device_order as previous_reading_at
 
     from readings
+    window device_order as (partition by device_id order by boot_number, sequence_number)
 
 ),
 

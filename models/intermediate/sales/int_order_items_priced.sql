@@ -56,29 +56,14 @@ order_items_with_orders as (
 priced as (
 
     select
-        order_item_id,
-        order_id,
-        product_id,
-        store_id,
-        store_code,
-        source_system,
-        order_status,
-        sales_date,
-        quantity,
-        unit_price_cents,
-        discount_cents,
-        unit_price,
-        discount,
-        is_line_voided,
-        is_order_voided,
+        *,
         (is_line_voided or is_order_voided) as is_voided,
         (not is_line_voided and not is_order_voided) as is_countable,
         case
             when not is_line_voided and not is_order_voided
                 then quantity * unit_price_cents - discount_cents
             else 0
-        end as line_total_cents,
-        _dlt_load_id
+        end as line_total_cents
 
     from order_items_with_orders
 

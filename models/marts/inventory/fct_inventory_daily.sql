@@ -144,17 +144,7 @@ running as (
 anchored as (
 
     select
-        store_code,
-        ingredient_code,
-        inventory_date,
-        delivered_quantity,
-        delivered_cost,
-        used_quantity,
-        wasted_quantity,
-        counted_closing_quantity,
-        is_counted,
-        net_movement,
-        cumulative_movement,
+        *,
         -- the group's count minus the movement up to its day (null before the first count)
         max(
             case when is_counted then counted_closing_quantity - cumulative_movement end
@@ -168,17 +158,7 @@ anchored as (
 carried as (
 
     select
-        store_code,
-        ingredient_code,
-        inventory_date,
-        delivered_quantity,
-        delivered_cost,
-        used_quantity,
-        wasted_quantity,
-        counted_closing_quantity,
-        is_counted,
-        net_movement,
-        cumulative_movement,
+        *,
         case
             when is_counted
                 then lag(group_anchor) over (

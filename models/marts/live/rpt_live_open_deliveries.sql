@@ -64,12 +64,7 @@ open_deliveries as (
 timed as (
 
     select
-        order_id,
-        store_code,
-        sales_date,
-        order_channel,
-        order_status,
-        ordered_at,
+        *,
         {{ dbt.datediff('ordered_at', 'pos_clock_at', 'minute') }}
             as minutes_open
 

@@ -24,13 +24,8 @@ renamed as (
             as {{ dbt.type_timestamp() }}
         ) as ordered_at_local,
 
-        -- lineage
-        file_name,
-        file_line_number,
-        {{ as_utc_timestamp('file_modified_at') }} as file_modified_at,
-
-        -- the dlt load that last wrote the row
-        _dlt_load_id
+        -- lineage: the export file and line, the dlt load that last wrote the row
+        {{ franchise_file_lineage() }}
 
     from source
 

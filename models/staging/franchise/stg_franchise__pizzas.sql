@@ -22,13 +22,8 @@ renamed as (
         cast(price * 100 as {{ dbt.type_bigint() }}) as price_cents,
         cast(price as decimal(18, 2)) as price,
 
-        -- lineage
-        file_name,
-        file_line_number,
-        {{ as_utc_timestamp('file_modified_at') }} as file_modified_at,
-
-        -- the dlt load that last wrote the row
-        _dlt_load_id
+        -- lineage: the export file and line, the dlt load that last wrote the row
+        {{ franchise_file_lineage() }}
 
     from source
 
