@@ -94,11 +94,11 @@ def feedback(world: Path) -> Iterator[None]:
     _require_world(world, "feedback API", "SOURCES__FEEDBACK__BASE_URL to the API's URL")
     import secrets
 
-    from simulator import serve_feedback_api
+    from simulator import FeedbackApiServer
 
     token = secrets.token_urlsafe(24)
     with (
-        serve_feedback_api(world, token=token, fault_rate=FEEDBACK_FAULT_RATE) as server,
+        FeedbackApiServer(world, token=token, fault_rate=FEEDBACK_FAULT_RATE) as server,
         _env({"SOURCES__FEEDBACK__BASE_URL": server.url, "SOURCES__FEEDBACK__TOKEN": token}),
     ):
         yield

@@ -8,12 +8,12 @@ says where a world's POS database is. Each store's inventory system drops CSV an
 files into a bucket (a folder of the world); ``bucket_url_for(world_dir)`` is its URL.
 Never imports the pipelines or the command line.
 The world's feedback platform (reviews, social mentions) is served over HTTP by
-``serve_feedback_api(world_dir, ...)``.
+``FeedbackApiServer(world_dir, ...)``.
 The franchise stores (another POS) write CSV exports into their own bucket, a folder of
 the world; ``franchise_bucket_url_for(world_dir)`` is its URL.
 """
 
-from simulator.feedback_api import FeedbackApiServer, serve_feedback_api
+from simulator.feedback_api import FeedbackApiServer
 from simulator.franchise import franchise_bucket_url_for
 from simulator.inventory import bucket_url_for
 from simulator.run import SimulationReport, simulate
@@ -25,6 +25,5 @@ __all__ = [
     "bucket_url_for",
     "franchise_bucket_url_for",
     "pos_url_for",
-    "serve_feedback_api",
     "simulate",
 ]

@@ -321,8 +321,8 @@ def holiday_factor(day: date, country: str) -> float:
 
 
 # ---------------------------------------------------------------- the dbt seed
-def seed_rows() -> list[dict[str, str]]:
-    """The rows of ``seeds/stores.csv`` that describe the chain's own (POS) stores."""
+def _seed_rows(stores, source_system: str) -> list[dict[str, str]]:
+    """Rows of ``seeds/stores.csv`` for ``stores`` of ``source_system``."""
     return [
         {
             "store_code": s.code,
@@ -334,10 +334,15 @@ def seed_rows() -> list[dict[str, str]]:
             "currency": s.currency,
             "opened_date": s.opened.isoformat(),
             "seats": str(s.seats),
-            "source_system": SOURCE_SYSTEM,
+            "source_system": source_system,
         }
-        for s in STORES
+        for s in stores
     ]
+
+
+def seed_rows() -> list[dict[str, str]]:
+    """The rows of ``seeds/stores.csv`` that describe the chain's own (POS) stores."""
+    return _seed_rows(STORES, SOURCE_SYSTEM)
 
 
 def render_stores_seed(other_rows: list[dict[str, str]] | None = None) -> str:
@@ -359,21 +364,7 @@ def read_seed(path: Path = SEED_PATH) -> list[dict[str, str]]:
 
 def franchise_seed_rows() -> list[dict[str, str]]:
     """The rows of ``seeds/stores.csv`` that describe the catalogue's franchise stores."""
-    return [
-        {
-            "store_code": s.code,
-            "store_name": s.name,
-            "city": s.city,
-            "region": s.region,
-            "country": s.country,
-            "timezone": s.timezone,
-            "currency": s.currency,
-            "opened_date": s.opened.isoformat(),
-            "seats": str(s.seats),
-            "source_system": FRANCHISE_SOURCE_SYSTEM,
-        }
-        for s in FRANCHISE_STORES
-    ]
+    return _seed_rows(FRANCHISE_STORES, FRANCHISE_SOURCE_SYSTEM)
 
 
 def write_stores_seed(path: Path = SEED_PATH) -> None:

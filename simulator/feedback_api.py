@@ -98,10 +98,13 @@ def read_page(
 
 
 class FeedbackApiServer(ThreadingHTTPServer):
-    """The API over one world's feedback documents, serving on a thread until :meth:`stop`.
+    """The API over one world's feedback documents in ``world_dir``, serving on a thread
+    on ``host:port`` (port 0: a free one) from construction until :meth:`stop`.
 
     Use it as a context manager. ``url`` is the API's base URL (``http://host:port/v1``);
-    ``stats`` counts the answers by status code.
+    ``stats`` counts the answers by status code. ``token``: require this bearer token.
+    ``fault_rate``: share of requests answered 429 (with ``Retry-After: retry_after``
+    seconds) or 500. ``failure``: one of ``FAILURES``, for tests of a broken API.
     """
 
     daemon_threads = True
@@ -255,23 +258,3 @@ def _since(text: str | None) -> str | None:
         except ValueError as error:
             raise BadRequest(f"updated_since '{text}' is not an ISO 8601 time") from error
     return text
-
-
-def serve_feedback_api(
-    world_dir: Path,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    token: str | None = None,
-    fault_rate: float = 0.0,
-    fault_seed: int = 0,
-    retry_after: int = 1,
-    failure: str | None = None,
-) -> FeedbackApiServer:
-    """Start the feedback API of the world in ``world_dir`` on ``host:port`` (port 0: a free
-    one) and return the running server; stop it with ``stop()`` or use it as a context
-    manager. ``token``: require this bearer token. ``fault_rate``: share of requests
-    answered 429 (with ``Retry-After: retry_after`` seconds) or 500. ``failure``: one of
-    ``FAILURES``, for tests of a broken API."""
-    return FeedbackApiServer(
-        world_dir, host, port, token, fault_rate, fault_seed, retry_after, failure
-    )

@@ -39,10 +39,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, bindparam
 
-from simulator import feedback, inventory, iot, writer
-from simulator.franchise import write_exports as write_franchise_exports
+from simulator import feedback, iot, writer
 from simulator.generate import DayChanges, PosState, simulate_day
-from simulator.run import _reach, _reopen, _require_tables, _store_contexts
+from simulator.run import (
+    _reach,
+    _reopen,
+    _require_tables,
+    _store_contexts,
+    write_files_to_last_day,
+)
 from simulator.world import WORLD_FILE, World, load_world, save_world
 
 LIVE_FILE = "live.sqlite"
@@ -361,12 +366,4 @@ def _close_day(engine: Engine, world: World, world_dir: Path) -> None:
     """What a batch day does after the POS: world.json, franchise exports, inventory."""
     world.days_simulated += 1
     save_world(world_dir, world)
-    write_franchise_exports(world_dir, seed=world.seed, start=world.start, end=world.end)
-    inventory.write_bucket(
-        world_dir,
-        seed=world.seed,
-        start=world.start,
-        store_codes=world.stores,
-        end=world.end,
-        engine=engine,
-    )
+    write_files_to_last_day(engine, world, world_dir)

@@ -223,20 +223,9 @@ def simulate(
             if progress and ((i + 1) % every == 0 or i + 1 == days):
                 orders = len(changes.inserts.get("orders", []))
                 progress(f"simulated {day} (day {i + 1}/{days}): {orders:,} orders")
-        # the franchise stores' CSV exports (another POS), brought up to the last day
-        write_franchise_exports(world_dir, seed=world.seed, start=world.start, end=world.end)
+        write_files_to_last_day(engine, world, world_dir, progress)
         with engine.connect() as conn:
             totals = writer.row_counts(conn)
-        # the stores' inventory files follow from the sales: every day without them yet
-        inventory.write_bucket(
-            world_dir,
-            seed=world.seed,
-            start=world.start,
-            store_codes=world.stores,
-            end=world.end,
-            engine=engine,
-            progress=progress,
-        )
     finally:
         engine.dispose()
 
@@ -253,6 +242,24 @@ def simulate(
         totals=totals,
         seconds=perf_counter() - started,
         created=created,
+    )
+
+
+def write_files_to_last_day(
+    engine: Engine, world: World, world_dir: Path, progress: Callable[[str], None] | None = None
+) -> None:
+    """Bring the world's files up to its last simulated day: the franchise stores' CSV
+    exports (another POS), then the stores' inventory files, which follow from the sales in
+    the POS (every day without them yet)."""
+    write_franchise_exports(world_dir, seed=world.seed, start=world.start, end=world.end)
+    inventory.write_bucket(
+        world_dir,
+        seed=world.seed,
+        start=world.start,
+        store_codes=world.stores,
+        end=world.end,
+        engine=engine,
+        progress=progress,
     )
 
 

@@ -26,7 +26,7 @@ from conftest import MYPIZZA, REPO, Env
 from ingestion.feedback import FeedbackApiError
 from ingestion.pipelines import load
 from ingestion.pos import _keys_clean, _quarantine_bad_keys
-from simulator import serve_feedback_api, simulate
+from simulator import FeedbackApiServer, simulate
 from simulator.feedback import feedback_path
 
 TOKEN = "bad-input-token"  # pragma: allowlist secret (made up)
@@ -298,7 +298,7 @@ def test_api_failures_are_rejected_with_endpoint_and_rule(
 ) -> None:
     warehouse = tmp_path / "wh.duckdb"
     with (
-        serve_feedback_api(pristine, token=TOKEN, failure=failure) as api,
+        FeedbackApiServer(pristine, token=TOKEN, failure=failure) as api,
         pytest.raises(FeedbackApiError) as raised,
     ):
         load("feedback", warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
@@ -306,7 +306,7 @@ def test_api_failures_are_rejected_with_endpoint_and_rule(
         assert word in str(raised.value)
     assert "the next run asks again" in str(raised.value)
     # nothing half-loaded: the next run (a healthy API) loads everything
-    with serve_feedback_api(pristine, token=TOKEN) as api:
+    with FeedbackApiServer(pristine, token=TOKEN) as api:
         load("feedback", warehouse, progress=None, base_url=api.url, token=TOKEN, page_size=20)
     with sqlite3.connect(feedback_path(pristine)) as con:
         reviews = con.execute("select count(*) from reviews").fetchone()[0]
@@ -315,7 +315,7 @@ def test_api_failures_are_rejected_with_endpoint_and_rule(
 
 def test_api_bad_token_is_rejected_saying_what_to_set(pristine: Path, tmp_path: Path) -> None:
     env = env_with_world(pristine, tmp_path)
-    with serve_feedback_api(pristine, token=TOKEN) as api:
+    with FeedbackApiServer(pristine, token=TOKEN) as api:
         env.vars["SOURCES__FEEDBACK__BASE_URL"] = api.url
         env.vars["SOURCES__FEEDBACK__TOKEN"] = "wrong-token"
         result = _run(env, "ingest", "feedback")

@@ -35,7 +35,7 @@ import duckdb
 import pytest
 from support import MYPIZZA, REPO, Env, free_port, moto_s3_server
 
-from simulator import serve_feedback_api
+from simulator import FeedbackApiServer
 from simulator.feedback import feedback_path
 
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
@@ -162,7 +162,7 @@ def nights(env: Env, s3_server: str) -> dict[str, Night]:
     done["down"] = Night(env, "down", down)
     # 2. the feedback API refuses the token; the inventory bucket does not exist
     env.mypizza("simulate", "--days", "1")
-    with serve_feedback_api(env.world, token=TOKEN) as api:
+    with FeedbackApiServer(env.world, token=TOKEN) as api:
         refused = {
             **QUICK_RETRIES,
             "SOURCES__FEEDBACK__BASE_URL": api.url,

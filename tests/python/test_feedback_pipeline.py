@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.feedback import FeedbackApiError
 from ingestion.pipelines import load
-from simulator import FeedbackApiServer, serve_feedback_api, simulate
+from simulator import FeedbackApiServer, simulate
 from simulator.feedback import KINDS, feedback_path
 
 TOKEN = "test-token"
@@ -57,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def api(world: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedbackApiServer]:
     """The world's API with a token, pointed at by dlt config (small pages: many of them)."""
-    with serve_feedback_api(world, token=TOKEN) as server:
+    with FeedbackApiServer(world, token=TOKEN) as server:
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", TOKEN)
         monkeypatch.setenv("SOURCES__FEEDBACK__PAGE_SIZE", "40")
@@ -106,7 +106,7 @@ def test_first_load_pages_through_everything_and_nests_arrays(
 def test_throttled_and_failing_api_still_loads_everything(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with serve_feedback_api(world, token=TOKEN, fault_rate=0.5, fault_seed=3) as server:
+    with FeedbackApiServer(world, token=TOKEN, fault_rate=0.5, fault_seed=3) as server:
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", TOKEN)
         monkeypatch.setenv("SOURCES__FEEDBACK__PAGE_SIZE", "10")
@@ -124,7 +124,7 @@ def test_edited_review_replaces_its_row_and_keeps_its_history(
 ) -> None:
     world, warehouse = tmp_path / "world", tmp_path / "wh.duckdb"
     simulate(world, stores=2, days=10, start=date(2026, 4, 6), seed=21)
-    with serve_feedback_api(world, token=TOKEN) as server:
+    with FeedbackApiServer(world, token=TOKEN) as server:
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", TOKEN)
         load("feedback", warehouse, progress=None)
@@ -163,7 +163,7 @@ def test_edited_review_replaces_its_row_and_keeps_its_history(
 def test_a_bad_token_says_what_to_set(
     world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with serve_feedback_api(world, token=TOKEN) as server:
+    with FeedbackApiServer(world, token=TOKEN) as server:
         monkeypatch.setenv("SOURCES__FEEDBACK__BASE_URL", server.url)
         monkeypatch.setenv("SOURCES__FEEDBACK__TOKEN", "not-the-token")
         with pytest.raises(FeedbackApiError) as error:

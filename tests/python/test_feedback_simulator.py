@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import pos_url_for, serve_feedback_api, simulate
+from simulator import FeedbackApiServer, pos_url_for, simulate
 from simulator.feedback import KINDS, feedback_path
 
 START = date(2026, 3, 23)  # Europe moves its clocks on 2026-03-29
@@ -141,7 +141,7 @@ def test_reviews_are_nested_multilingual_and_live_on(world: Path) -> None:
 # ---------------------------------------------------------------- the HTTP API
 def test_api_pages_with_a_cursor_and_filters_on_updated_since(world: Path) -> None:
     expected = sorted(documents(world, "reviews"), key=lambda d: (d["updated_at"], d["id"]))
-    with serve_feedback_api(world) as server:
+    with FeedbackApiServer(world) as server:
         seen, cursor, pages = [], None, 0
         while True:
             url = f"{server.url}/reviews?limit=50" + (f"&cursor={cursor}" if cursor else "")
@@ -166,7 +166,7 @@ def test_api_pages_with_a_cursor_and_filters_on_updated_since(world: Path) -> No
 
 
 def test_api_wants_the_token(world: Path) -> None:
-    with serve_feedback_api(world, token="right") as server:
+    with FeedbackApiServer(world, token="right") as server:
         assert get(f"{server.url}/mentions", token="right")[0] == 200
         status, headers, body = get(f"{server.url}/mentions", token="wrong")
         assert status == 401 and "Bearer" in headers["WWW-Authenticate"]
@@ -176,7 +176,7 @@ def test_api_wants_the_token(world: Path) -> None:
 
 
 def test_api_throws_429_and_500_but_never_too_often_in_a_row(world: Path) -> None:
-    with serve_feedback_api(world, fault_rate=0.6, retry_after=3) as server:
+    with FeedbackApiServer(world, fault_rate=0.6, retry_after=3) as server:
         answers = [get(f"{server.url}/reviews?limit=5") for _ in range(30)]
     statuses = [status for status, _, _ in answers]
     assert {200, 429, 500} <= set(statuses)

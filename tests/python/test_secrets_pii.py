@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from conftest import MYPIZZA, REPO, Env
 
-from simulator import serve_feedback_api, simulate
+from simulator import FeedbackApiServer, simulate
 from simulator.feedback import feedback_path
 
 TOKEN = "tok-Zq8W3xS1-never-print-me-4f1c"  # made up: pragma: allowlist secret
@@ -53,7 +53,7 @@ def hits(path: Path, values: set[str], schemas: tuple[str, ...] | None) -> list[
 def test_the_token_is_never_written_anywhere(tmp_path: Path) -> None:
     env = Env(tmp_path)
     simulate(env.world, stores=1, days=2, start=date(2026, 4, 6), seed=5)
-    with serve_feedback_api(env.world, token=TOKEN) as api:
+    with FeedbackApiServer(env.world, token=TOKEN) as api:
         env.vars.update(SOURCES__FEEDBACK__BASE_URL=api.url, SOURCES__FEEDBACK__TOKEN=TOKEN)
         ingest = subprocess.run(
             [MYPIZZA, "ingest", "feedback"],

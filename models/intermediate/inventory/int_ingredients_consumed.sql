@@ -14,22 +14,10 @@ products as (
 
 ),
 
-recipes as (
-
-    select * from {{ ref('recipes') }}
-
-),
-
-ingredients as (
-
-    select * from {{ ref('ingredients') }}
-
-),
-
 -- what one unit of each product takes of each ingredient, in stock units
 recipe_use as (
 
-    {{ recipe_use('recipes', 'ingredients') }}
+    {{ recipe_use(ref('recipes'), ref('ingredients')) }}
 
 ),
 

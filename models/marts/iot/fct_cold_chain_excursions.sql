@@ -13,13 +13,7 @@ cleaned as (
 valid as (
 
     select
-        device_id,
-        store_code,
-        device_kind,
-        boot_number,
-        sequence_number,
-        reading_at,
-        temperature_c,
+        *,
         cast(
             case device_kind
                 when 'fridge' then {{ var('iot_chilled_limit_c', 5) }}
