@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from simulator import iot  # noqa: E402
 from simulator.catalog import STORES  # noqa: E402
-from simulator.generate import StoreContext  # noqa: E402
+from simulator.pos.generate import StoreContext  # noqa: E402
 
 LOADER = """
 import json, resource, sys, time

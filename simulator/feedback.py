@@ -36,7 +36,7 @@ from pathlib import Path
 
 from simulator import people
 from simulator.feedback_phrases import COLD_EMOJI, EMOJI, LANGUAGES, PHRASES
-from simulator.generate import (
+from simulator.pos.generate import (
     WEEKDAY,
     DayChanges,
     PosState,
@@ -171,7 +171,7 @@ def _bucket(rating: int) -> str:
 # ---------------------------------------------------------------- new reviews
 def _delivered_at(seed: int, order: dict) -> datetime:
     """When an order reached its guest; a late delivery is completed the next morning in
-    the POS, at the time :mod:`simulator.generate` will give it."""
+    the POS, at the time :mod:`simulator.pos.generate` will give it."""
     if order["completed_at"] is not None:
         return order["completed_at"]
     rng = rng_for(seed, "deliver", order["order_id"])

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, and_, func, select
 
 from simulator.catalog import MENU, MENU_CHANGES, SEASONAL, STORES, Store, holiday_factor, sku
-from simulator.pos_schema import metadata
+from simulator.pos.schema import metadata
 from simulator.randomness import hash01, local_to_utc, poisson, rng_for
 from simulator.recipes import (
     DOUGH_BALL,

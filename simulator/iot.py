@@ -68,7 +68,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from simulator.catalog import holiday_factor
-from simulator.generate import CLOSE_HOUR, OPEN_HOUR, StoreContext, hash01, rng_for
+from simulator.pos.generate import CLOSE_HOUR, OPEN_HOUR, StoreContext
+from simulator.randomness import hash01, rng_for
 
 IOT_DIR = "iot"
 DEFAULT_INTERVAL_SECONDS = 120

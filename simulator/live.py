@@ -39,8 +39,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, bindparam
 
-from simulator import feedback, iot, writer
-from simulator.generate import DayChanges, PosState, simulate_day
+from simulator import feedback, iot
+from simulator.pos import writer
+from simulator.pos.generate import DayChanges, PosState, simulate_day
 from simulator.run import (
     _reach,
     _reopen,

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from simulator import feedback, inventory, iot, writer
+from simulator import feedback, inventory, iot
 from simulator.catalog import MAX_STORES, STORES
 from simulator.franchise import write_exports as write_franchise_exports
-from simulator.generate import PosState, StoreContext, initial_rows, simulate_day
-from simulator.pos_schema import POS_TABLES
+from simulator.pos import writer
+from simulator.pos.generate import PosState, StoreContext, initial_rows, simulate_day
+from simulator.pos.schema import POS_TABLES
 from simulator.world import (
     POS_FILE,
     WORLD_FILE,

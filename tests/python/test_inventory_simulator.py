@@ -24,6 +24,7 @@ from simulator.inventory import (
     read_sales,
     write_bucket,
 )
+from simulator.pos.writer import connect
 from simulator.recipes import (
     INGREDIENT_BY_CODE,
     INGREDIENTS_SEED_PATH,
@@ -33,7 +34,6 @@ from simulator.recipes import (
     render_recipes_seed,
 )
 from simulator.world import load_world
-from simulator.writer import connect
 
 START = date(2026, 3, 20)
 REWRITE = (

@@ -360,7 +360,7 @@ def test_the_devices_are_deterministic_and_a_new_world_keeps_only_its_last_days(
     from zoneinfo import ZoneInfo
 
     from simulator.catalog import STORES
-    from simulator.generate import StoreContext
+    from simulator.pos.generate import StoreContext
 
     extra: dict = {}
     os.environ.pop("MYPIZZA_IOT_DAYS", None)
@@ -383,7 +383,7 @@ def test_the_world_publishes_each_outbox_day_once_to_a_broker(
     from zoneinfo import ZoneInfo
 
     from simulator.catalog import STORES
-    from simulator.generate import StoreContext
+    from simulator.pos.generate import StoreContext
 
     world, state = tmp_path / "world", tmp_path / "state"
     extra = {"iot": iot.IotSettings(date(2026, 4, 6), 600).to_json()}

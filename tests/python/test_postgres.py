@@ -35,7 +35,7 @@ from conftest import MYPIZZA, REPO, Env
 from sqlalchemy import create_engine, text
 
 from simulator import simulate
-from simulator.pos_schema import POS_TABLES, metadata
+from simulator.pos.schema import POS_TABLES, metadata
 
 DOC = REPO / "docs" / "real-pos.md"
 # the knobs of conftest's built_world (its default seed, 42): the SQLite side is that world

@@ -22,7 +22,7 @@ from simulator.catalog import (
     render_stores_seed,
     seed_rows,
 )
-from simulator.pos_schema import POS_TABLES, metadata
+from simulator.pos.schema import POS_TABLES, metadata
 
 START = date(2026, 3, 20)  # Europe moves its clocks on 2026-03-29
 UPDATED_AT = {t: list(metadata.tables[t].columns.keys()).index("updated_at") for t in POS_TABLES}

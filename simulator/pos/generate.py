@@ -1,7 +1,7 @@
 """Demand and orders: what happens in the myPizza world on one business day.
 
 :func:`simulate_day` turns the world's in-memory state (:class:`PosState`, always equal to
-what :mod:`simulator.writer` reads back from the POS database) into the rows a real POS
+what :mod:`simulator.pos.writer` reads back from the POS database) into the rows a real POS
 would insert and update that day, in this order:
 
 1. menu changes dated that day (prices, new and retired products), stamped 06:00 UTC,

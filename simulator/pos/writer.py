@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, Update, bindparam, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from simulator.generate import (
+from simulator.pos.generate import (
     CustomerState,
     DayChanges,
     PosState,
@@ -20,7 +20,7 @@ from simulator.generate import (
     menu_index,
     refund_day,
 )
-from simulator.pos_schema import POS_TABLES, metadata
+from simulator.pos.schema import POS_TABLES, metadata
 
 TABLES = {name: metadata.tables[name] for name in POS_TABLES}
 PRIMARY_KEYS = {name: next(iter(table.primary_key.columns)).name for name, table in TABLES.items()}
