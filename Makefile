@@ -17,7 +17,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test test-fast setup lint fmt pytest dbt-build docs clean lock setup-spark check-java
+.PHONY: run test test-fast lint-changed pytest-fast setup lint fmt pytest dbt-build docs clean lock setup-spark check-java
 
 run: setup
 	$(BIN)/mypizza run
@@ -25,9 +25,25 @@ run: setup
 # test-spark: mk/spark.mk
 test: setup lint conventions pytest test-spark
 
+# The edit loop runs its three parts at once: the hooks (sqlfluff only over the SQL changed
+# since main: the dbt templater compiles each file, ~1 s apiece; `make lint` and `make test`
+# lint every file), the conventions, and the tests marked neither e2e nor browser nor spark.
 FAST_MARKERS := not e2e and not browser and not spark
+SQL_FILES := ^(models|macros|snapshots|tests|analyses)/.*\.sql$$
+CHANGED_SINCE = $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || git rev-parse HEAD)
 
-test-fast: setup lint conventions
+test-fast: setup
+	@$(MAKE) --no-print-directory -j 3 -O line lint-changed conventions pytest-fast
+
+lint-changed: setup
+	SKIP=sqlfluff-lint $(BIN)/pre-commit run --all-files --show-diff-on-failure
+	@base=$(CHANGED_SINCE); files=$$( { git diff --name-only --diff-filter=d $$base; \
+	  git ls-files --others --exclude-standard; } | grep -E '$(SQL_FILES)' | sort -u ); \
+	if [ -z "$$files" ]; then \
+	  echo "sqlfluff: no SQL changed since main ($$base); make lint lints every file"; \
+	else $(BIN)/pre-commit run sqlfluff-lint --files $$files; fi
+
+pytest-fast: setup
 	PYTEST_ADDOPTS="--ignore=tests/python/test_spark.py" $(BIN)/pytest -m "$(FAST_MARKERS)"
 
 setup: $(STAMP)
