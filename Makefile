@@ -33,7 +33,7 @@ SQL_FILES := ^(models|macros|snapshots|tests|analyses)/.*\.sql$$
 CHANGED_SINCE = $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || git rev-parse HEAD)
 
 test-fast: setup
-	@$(MAKE) --no-print-directory -j 3 -O line lint-changed conventions pytest-fast
+	@$(MAKE) --no-print-directory -j 3 --output-sync=line lint-changed conventions pytest-fast
 
 lint-changed: setup
 	SKIP=sqlfluff-lint $(BIN)/pre-commit run --all-files --show-diff-on-failure
