@@ -36,16 +36,19 @@ SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 ALL_STORES = "All stores"
 
 
+def _warehouse() -> Path:
+    """The warehouse named by MYPIZZA_WAREHOUSE (as every command)."""
+    return Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
+
+
 def warehouse_file() -> Path:
-    """The published copy of the warehouse named by MYPIZZA_WAREHOUSE (as every command)."""
-    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
-    return published_path(warehouse).resolve()
+    """The published copy of the warehouse."""
+    return published_path(_warehouse()).resolve()
 
 
 def live_file() -> Path:
     """The live slice `mypizza live` publishes beside the warehouse (docs/live.md)."""
-    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
-    return live_path(warehouse).resolve()
+    return live_path(_warehouse()).resolve()
 
 
 def live_source() -> Path:
@@ -359,8 +362,7 @@ def live_freshness() -> dict:
 
     source = live_source()
     now = dt.datetime.now(dt.UTC)
-    warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb"))
-    beat = read_heartbeat(warehouse.resolve()) or {}
+    beat = read_heartbeat(_warehouse().resolve()) or {}
     if source == live_file():
         with duckdb.connect(str(source), read_only=True) as con:
             (as_of,) = con.execute("select as_of from marts.live_meta").fetchone()
