@@ -28,7 +28,7 @@ test: setup lint conventions pytest test-spark
 # The edit loop runs its three parts at once: the hooks (sqlfluff only over the SQL changed
 # since main: the dbt templater compiles each file, ~1 s apiece; `make lint` and `make test`
 # lint every file), the conventions, and the tests marked neither e2e nor browser nor spark.
-FAST_MARKERS := not e2e and not browser and not spark
+FAST_MARKERS := not e2e and not browser and not spark and not slow
 SQL_FILES := ^(models|macros|snapshots|tests|analyses)/.*\.sql$$
 CHANGED_SINCE = $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || git rev-parse HEAD)
 

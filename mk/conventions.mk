@@ -6,12 +6,14 @@
 # lint target (an in-memory DuckDB, no warehouse), into a target folder of its own.
 # The checks that need the warehouse's columns (catalog: every column documented,
 # dbt-coverage at 100%) run on the built test world in tests/python/test_conventions.py.
-# Inside this checkout (target/ is git-ignored), so two checkouts never share it.
+# Inside this checkout (target/ is git-ignored), so two checkouts never share it. The folder
+# is kept between runs so dbt parses only what changed (partial parsing: ~20 s -> a few);
+# the manifest is removed first, so a failed parse never leaves an old one for the checks.
 CONVENTIONS_DIR ?= $(CURDIR)/target/conventions
 
 .PHONY: conventions
 conventions: setup
-	rm -rf $(CONVENTIONS_DIR) && mkdir -p $(CONVENTIONS_DIR)
+	mkdir -p $(CONVENTIONS_DIR)/target && rm -f $(CONVENTIONS_DIR)/target/manifest.json
 	MYPIZZA_DBT_TARGET=lint DBT_TARGET_PATH=$(CONVENTIONS_DIR)/target DBT_LOG_PATH=$(CONVENTIONS_DIR)/logs \
 	  $(BIN)/dbt parse --quiet
 	DBT_PROJECT_DIR=$(CONVENTIONS_DIR) $(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml \

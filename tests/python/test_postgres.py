@@ -507,6 +507,7 @@ def test_an_unreachable_server_is_one_line(postgres: Postgres, tmp_path: Path) -
     assert ADMIN_PASSWORD not in message
 
 
+@pytest.mark.slow  # three loads and the doc's migration: 20 s
 def test_a_column_type_change_is_refused_and_the_docs_migration_reloads(
     postgres: Postgres, tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ def hits(path: Path, values: set[str], schemas: tuple[str, ...] | None) -> list[
 
 
 # ---------------------------------------------------------------- secrets
+@pytest.mark.e2e  # dbt runs with the token in its environment
 def test_the_token_is_never_written_anywhere(tmp_path: Path) -> None:
     env = Env(tmp_path)
     simulate(env.world, stores=1, days=2, start=date(2026, 4, 6), seed=5)

@@ -110,6 +110,7 @@ def test_ten_days_then_one_equals_eleven_days(
     assert (stepped / "world.json").read_text() == (one_go / "world.json").read_text()
 
 
+@pytest.mark.slow  # its own 47-day world, in four steps: 25 s
 def test_stepping_across_menu_changes_and_refunds_changes_nothing(
     world: Path, stepped: Path
 ) -> None:
