@@ -44,7 +44,7 @@ take, ack_all = iot.MqttSession.take, iot.MqttSession.ack_all
 def timed_take(self, *args, **kwargs):
     batch = take(self, *args, **kwargs)
     if batch and not first:
-        first.append(batch[0][1])  # when the first message arrived (time.time())
+        first.append(batch[0].arrived)  # when the first message arrived (time.time())
     return batch
 def timed_ack_all(self):
     done = ack_all(self)

@@ -39,6 +39,7 @@ NEWEST_EVENT = {
     "inventory": "select max(counted_at) from raw_inventory.stock_counts",
     "feedback": "select greatest(max(created_at), max(edited_at)) from raw_feedback.reviews",
     "franchise": "select max(date) from raw_franchise.orders",
+    "iot": "select max(device_ts) from raw_iot.readings",
 }
 # source -> SQL counting what is held back: rows in quarantine, quarantined files, rejected
 # store exports
@@ -50,6 +51,7 @@ HELD_BACK = {
     "inventory": ["select count(*) from raw_inventory.files where status = 'quarantined'"],
     "feedback": [],
     "franchise": ["select count(*) from raw_franchise.exports where status = 'rejected'"],
+    "iot": ["select count(*) from raw_iot.quarantined_messages"],
 }
 
 
@@ -115,7 +117,7 @@ def source_status(con: duckdb.DuckDBPyConnection, source: str, now: datetime) ->
     status.rows = sum(
         _one(con, f'select count(*) from {schema}."{t}"') or 0
         for t in tables
-        if not t.startswith("quarantine_")
+        if not t.startswith("quarantine")  # quarantine_* (dlt), quarantined_messages (iot)
     )
     for sql in HELD_BACK.get(source, []):
         if "{table}" in sql:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from conftest import MYPIZZA, REPO, Env
 
+from simulator import iot
+
 POS_TABLES = ("stores", "products", "customers", "orders", "order_items", "payments")
 
 
@@ -51,6 +53,26 @@ def test_fresh_world_is_ok_with_the_source_numbers(built_world: Env) -> None:
     assert " ".join(pos[5:7]) == f"{newest:%Y-%m-%d %H:%M}"
     assert pos[-1] == "fresh"
     assert "dbt build: ok" in result.stdout and result.stdout.rstrip().endswith("status: OK")
+
+    # the kitchen devices: what they sent (the simulator's outbox), each distinct message
+    # once, either a reading or held back; fresh by the newest device time, not the load
+    sent = {
+        m
+        for day in iot.outbox_days(built_world.world)
+        for m in iot.read_outbox(built_world.world, day)
+    }
+    stamps = []
+    for _, payload in sent:
+        try:
+            body = json.loads(payload)
+            stamps.append(datetime.fromisoformat(body["ts"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    line = line_of(result.stdout, "iot")
+    rows, held = int(line[3].replace(",", "")), int(line[4].replace(",", ""))
+    assert held > 0 and rows + held == len(sent)
+    assert " ".join(line[5:7]) == f"{max(stamps).astimezone(UTC):%Y-%m-%d %H:%M}"
+    assert line[-1] == "fresh"
 
 
 def test_late_warns_and_stale_fails(built_world: Env) -> None:
