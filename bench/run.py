@@ -62,7 +62,7 @@ SIZES = {
     "large": (35, 730),
 }
 MEMORY_TARGET_MB = 4096
-INGESTS = ("pos", "inventory", "feedback", "franchise")
+INGESTS = ("pos", "inventory", "feedback", "franchise", "iot")
 
 
 @dataclass
