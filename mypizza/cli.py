@@ -107,12 +107,8 @@ def _load(source: str, settings: Settings) -> LoadResult:
 
 def ingest_workers(sources: int) -> int:
     """How many sources load at once: all of them, unless MYPIZZA_INGEST_WORKERS says fewer.
-    The loads share one interpreter lock (parsing, and the feedback API and the MQTT
-    publisher of a simulated world run in this process too). Measured at medium size (20
-    stores x 365 days) on 2 cores: a first load of everything took 321 s five at once, 342 s
-    two at once and ~195 s one after another; a night with nothing new 14 s five at once and
-    17 s one after another. So a night keeps the default, and a first load of a big history
-    is faster with MYPIZZA_INGEST_WORKERS=1 (docs/performance.md)."""
+    At medium size on 2 cores a first load took 321 s all at once and 315 s one after
+    another; a night with nothing new 14 s against 17 s (docs/performance.md)."""
     wanted = os.environ.get("MYPIZZA_INGEST_WORKERS")
     return max(1, min(sources, int(wanted))) if wanted else sources
 
