@@ -147,7 +147,10 @@ def metric(page, label: str) -> str:
     """The value shown by the st.metric labelled exactly `label` (waits for it)."""
     box = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True))
     box.first.wait_for(timeout=60_000)
-    assert box.count() == 1, f"{box.count()} metrics labelled {label!r}"
+    # during a rerun Streamlit shows the last run's elements (stale) beside the new ones, so
+    # two can show for a moment: wait until the page has settled on one (a page that really
+    # shows two still fails, after 30 s)
+    expect(box).to_have_count(1, timeout=30_000)
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
