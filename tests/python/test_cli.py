@@ -54,3 +54,18 @@ def test_the_writing_commands_take_wait_and_the_help_names_the_exit_statuses() -
     out = subprocess.run([MYPIZZA, "--help"], capture_output=True, text=True, check=True).stdout
     words = " ".join(out.split())
     assert "0 all good; 3 partial" in words and "1 nothing published" in words
+
+
+@pytest.mark.parametrize(
+    ("setting", "workers"), [(None, 5), ("1", 1), ("2", 2), ("9", 5), ("0", 1)]
+)
+def test_ingest_workers_default_to_all_sources_and_follow_the_setting(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, workers: int
+) -> None:
+    from mypizza.cli import ingest_workers
+
+    if setting is None:
+        monkeypatch.delenv("MYPIZZA_INGEST_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("MYPIZZA_INGEST_WORKERS", setting)
+    assert ingest_workers(5) == workers
