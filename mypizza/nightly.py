@@ -58,6 +58,9 @@ def newest_loads(warehouse: Path, since: dict[str, str] | None = None) -> dict[s
     since = since or {}
     loads: dict[str, str] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        # commit times as UTC text, as dbt's session (profiles.yml) renders them when the
+        # models compare them with this record (macro nightly_loads_since)
+        con.execute("set TimeZone = 'UTC'")
         tables = con.execute(
             "select table_schema, table_name from information_schema.columns "
             "where column_name = '_dlt_load_id' and left(table_name, 4) <> '_dlt' "

@@ -1,3 +1,22 @@
+{#-
+    Incremental on DuckDB (delete+insert on the line), driven by the loads
+    (docs/incremental.md): the nightly build rewrites the lines of every order whose line
+    or order row a load brought since the last successful night, whatever its date;
+    without that record, every line whose newest load id differs from the table's. Lines
+    gone from the input (quarantined later) are deleted (post-hook). Rebuilt in full on
+    Spark (dbt_project.yml).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['order_item_id', 'source_system'],
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='append_new_columns',
+        post_hook="{{ delete_keys_gone_from(ref('stg_pos__order_items'), ['order_item_id', 'source_system']) }}",
+    )
+}}
+{%- set new_loads = loads_since_last_build('pos') | trim %}
+
 with
 
 order_items as (
@@ -17,6 +36,35 @@ stores as (
     select * from {{ ref('stg_pos__stores') }}
 
 ),
+
+{%- if new_loads %}
+
+-- the orders a load since the last successful night touched, by their row or a line's;
+-- read in the raw tables, so that a line quarantined since still rewrites its order
+changed_orders as (
+
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', 'order_items') }}
+    where _dlt_load_id in {{ new_loads }}
+    union
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', 'orders') }}
+    where _dlt_load_id in {{ new_loads }}
+
+),
+
+-- their lines only, before the joins (filtered after them, DuckDB joins every line first)
+changed_order_items as (
+
+    select order_items.*
+    from order_items
+    inner join changed_orders
+        on
+            order_items.order_id = changed_orders.order_id
+            and order_items.source_system = changed_orders.source_system
+
+),
+{%- endif %}
 
 -- every line stays, even when its order is missing from the POS extract
 order_items_with_orders as (
@@ -41,7 +89,7 @@ order_items_with_orders as (
         {{ newest_load_id(['order_items._dlt_load_id', 'orders._dlt_load_id']) }}
             as _dlt_load_id
 
-    from order_items
+    from {{ 'changed_order_items' if new_loads else 'order_items' }} as order_items
     left join orders
         on
             order_items.order_id = orders.order_id
@@ -91,10 +139,14 @@ final as (
         is_countable,
         line_total_cents,
         {{ cents_to_currency('line_total_cents') }} as line_total,
-        _dlt_load_id
+        _dlt_load_id,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from priced
 
 )
 
 select * from final
+{%- if is_incremental() and not new_loads %}
+where {{ changed_since_last_build('final', ['order_item_id', 'source_system']) }}
+{%- endif %}

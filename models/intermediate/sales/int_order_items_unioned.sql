@@ -1,4 +1,28 @@
 {#-
+    Incremental on DuckDB (delete+insert on order_item_key), driven by the loads
+    (docs/incremental.md): the nightly build rewrites the POS lines
+    int_order_items_priced rewrote in this build, and the franchise lines whose line,
+    order or pizza a load brought since the last successful night; without that record,
+    every line whose newest load id differs from the table's. Lines gone from the input
+    (a line dropped from a re-sent export) are deleted (post-hook). Rebuilt in full on
+    Spark (dbt_project.yml).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_item_key',
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='append_new_columns',
+        post_hook="{{ delete_rows_gone_from([
+            [ref('int_order_items_priced'), ['source_system', 'order_item_id']],
+            [ref('stg_franchise__order_details'), ['source_system', 'store_code', 'order_item_id']],
+        ]) }}",
+    )
+}}
+{%- set new_loads = loads_since_last_build('franchise') | trim
+    if runs_on_the_loads(['int_order_items_priced'], ['pos']) | trim else '' %}
+
+{#-
     The order lines of every source system in one shape: the myPizza POS's priced lines
     as they are, and the franchise stores' export lines priced at their pizza's price.
     Franchise exports know no voids and no discounts: their lines count, discount 0.
@@ -57,6 +81,9 @@ pos_lines as (
         _dlt_load_id
 
     from pos_order_items
+    {%- if new_loads %}
+    where {{ rewritten_in_this_build('pos_order_items') }}
+    {%- endif %}
 
 ),
 
@@ -87,6 +114,13 @@ franchise_lines_joined as (
         on
             franchise_order_items.store_code = franchise_pizzas.store_code
             and franchise_order_items.pizza_id = franchise_pizzas.pizza_id
+    {%- if new_loads %}
+    -- a line, its order or its pizza's price brought by a load since the last night
+    where
+        franchise_order_items._dlt_load_id in {{ new_loads }}
+        or franchise_orders._dlt_load_id in {{ new_loads }}
+        or franchise_pizzas._dlt_load_id in {{ new_loads }}
+    {%- endif %}
 
 ),
 
@@ -124,10 +158,19 @@ franchise_lines as (
 
 final as (
 
-    select * from pos_lines
+    select
+        *,
+        '{{ invocation_id }}' as _dbt_invocation_id
+    from pos_lines
     union all
-    select * from franchise_lines
+    select
+        *,
+        '{{ invocation_id }}' as _dbt_invocation_id
+    from franchise_lines
 
 )
 
 select * from final
+{%- if is_incremental() and not new_loads %}
+where {{ changed_since_last_build('final', 'order_item_key') }}
+{%- endif %}

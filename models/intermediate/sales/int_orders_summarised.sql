@@ -1,3 +1,23 @@
+{#-
+    Incremental on DuckDB (delete+insert on the order), driven by the loads
+    (docs/incremental.md): the nightly build rewrites every order whose row or refund a
+    load brought since the last successful night, or whose lines int_order_items_priced
+    rewrote in this build; without that record, every order whose newest load id
+    differs from the table's. Orders gone from the input are deleted (post-hook).
+    Rebuilt in full on Spark (dbt_project.yml).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['order_id', 'source_system'],
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='append_new_columns',
+        post_hook="{{ delete_keys_gone_from(ref('stg_pos__orders'), ['order_id', 'source_system']) }}",
+    )
+}}
+{%- set new_loads = loads_since_last_build('pos') | trim
+    if runs_on_the_loads(['int_order_items_priced'], ['pos']) | trim else '' %}
+
 with
 
 orders as (
@@ -24,6 +44,42 @@ payments as (
 
 ),
 
+{%- if new_loads %}
+
+-- the orders a load since the last successful night touched, or whose lines were
+-- rewritten in this build
+changed_orders as (
+
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', 'orders') }}
+    where _dlt_load_id in {{ new_loads }}
+    union
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', 'payments') }}
+    where _dlt_load_id in {{ new_loads }}
+    union
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', 'order_items') }}
+    where _dlt_load_id in {{ new_loads }}
+    union
+    select order_id, source_system from order_items_priced
+    where {{ rewritten_in_this_build('order_items_priced') }}
+
+),
+
+-- those orders only, before the joins
+changed_order_rows as (
+
+    select orders.*
+    from orders
+    inner join changed_orders
+        on
+            orders.order_id = changed_orders.order_id
+            and orders.source_system = changed_orders.source_system
+
+),
+{%- endif %}
+
 order_lines as (
 
     select
@@ -35,11 +91,26 @@ order_lines as (
         max(_dlt_load_id) as _dlt_load_id
 
     from order_items_priced
+    {%- if new_loads %}
+    where exists (
+        select 1 from changed_orders
+        where
+            changed_orders.order_id = order_items_priced.order_id
+            and changed_orders.source_system = order_items_priced.source_system
+    )
+    {%- endif %}
     group by order_id, source_system
 
 ),
 
 -- refunds are negative payments; the refund amount is positive
+refunds as (
+
+    select * from payments
+    where payment_kind = 'refund'
+
+),
+
 order_refunds as (
 
     select
@@ -48,8 +119,15 @@ order_refunds as (
         -sum(amount_cents) as refund_amount_cents,
         max(_dlt_load_id) as _dlt_load_id
 
-    from payments
-    where payment_kind = 'refund'
+    from refunds
+    {%- if new_loads %}
+    where exists (
+        select 1 from changed_orders
+        where
+            changed_orders.order_id = refunds.order_id
+            and changed_orders.source_system = refunds.source_system
+    )
+    {%- endif %}
     group by order_id, source_system
 
 ),
@@ -81,7 +159,7 @@ joined as (
             'orders._dlt_load_id', 'order_lines._dlt_load_id', 'order_refunds._dlt_load_id',
         ]) }} as _dlt_load_id
 
-    from orders
+    from {{ 'changed_order_rows' if new_loads else 'orders' }} as orders
     left join stores
         on
             orders.store_id = stores.store_id
@@ -120,10 +198,14 @@ final as (
         {{ cents_to_currency('order_total_cents') }} as order_total,
         {{ cents_to_currency('refund_amount_cents') }} as refund_amount,
         {{ cents_to_currency('order_total_cents - refund_amount_cents') }} as net_total,
-        _dlt_load_id
+        _dlt_load_id,
+        '{{ invocation_id }}' as _dbt_invocation_id
 
     from joined
 
 )
 
 select * from final
+{%- if is_incremental() and not new_loads %}
+where {{ changed_since_last_build('final', ['order_id', 'source_system']) }}
+{%- endif %}

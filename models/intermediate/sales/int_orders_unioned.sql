@@ -1,4 +1,31 @@
 {#-
+    Incremental on DuckDB (delete+insert on order_key), driven by the loads
+    (docs/incremental.md): the nightly build rewrites the POS orders
+    int_orders_summarised rewrote in this build, and the franchise orders a load brought
+    since the last successful night or whose lines int_order_items_unioned rewrote;
+    without that record, every order whose newest load id differs from the table's.
+    Orders gone from the input are deleted (post-hook). Rebuilt in full on Spark
+    (dbt_project.yml).
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_key',
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='append_new_columns',
+        post_hook="{{ delete_rows_gone_from([
+            [ref('int_orders_summarised'), ['source_system', 'order_id']],
+            [ref('stg_franchise__orders'), ['source_system', 'store_code', 'order_id']],
+        ]) }}",
+    )
+}}
+{%- set new_loads = loads_since_last_build('franchise') | trim
+    if runs_on_the_loads(
+        ['int_order_items_priced', 'int_orders_summarised', 'int_order_items_unioned'],
+        ['pos', 'franchise'],
+    ) | trim else '' %}
+
+{#-
     The orders of every source system in one shape: the myPizza POS's summarised orders
     as they are, and the franchise stores' exports, their local time turned into UTC with
     the store's time zone (store master seed) and their totals summed from their lines.
@@ -62,6 +89,9 @@ pos_final as (
         _dlt_load_id
 
     from pos_orders
+    {%- if new_loads %}
+    where {{ rewritten_in_this_build('pos_orders') }}
+    {%- endif %}
 
 ),
 
@@ -101,6 +131,21 @@ franchise_joined as (
         on franchise_orders.store_code = stores.store_code
 
 ),
+{%- if new_loads %}
+
+-- franchise orders a load brought since the last night, or whose lines were rewritten
+franchise_changed as (
+
+    select order_key from franchise_joined
+    where _dlt_load_id in {{ new_loads }}
+    union
+    select order_key from order_items
+    where
+        source_system = '{{ var("franchise_source_system") }}'
+        and {{ rewritten_in_this_build('order_items') }}
+
+),
+{%- endif %}
 
 franchise_final as (
 
@@ -137,15 +182,27 @@ franchise_final as (
     from franchise_joined
     left join franchise_order_lines as line_totals
         on franchise_joined.order_key = line_totals.order_key
+    {%- if new_loads %}
+    where franchise_joined.order_key in (select order_key from franchise_changed)
+    {%- endif %}
 
 ),
 
 final as (
 
-    select * from pos_final
+    select
+        *,
+        '{{ invocation_id }}' as _dbt_invocation_id
+    from pos_final
     union all
-    select * from franchise_final
+    select
+        *,
+        '{{ invocation_id }}' as _dbt_invocation_id
+    from franchise_final
 
 )
 
 select * from final
+{%- if is_incremental() and not new_loads %}
+where {{ changed_since_last_build('final', 'order_key') }}
+{%- endif %}

@@ -82,7 +82,7 @@ changed as (
 
     select * from order_items
     {% if is_incremental() -%}
-        where {{ changed_since_last_build('order_items', 'order_item_key') }}
+        where {{ changed_in_input('order_items', 'order_item_key', ['int_order_items_priced', 'int_order_items_unioned'], ['pos', 'franchise']) }}
     {%- endif %}
 
 ),

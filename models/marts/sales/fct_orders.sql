@@ -29,7 +29,7 @@ changed as (
 
     select * from orders
     {% if is_incremental() -%}
-        where {{ changed_since_last_build('orders', 'order_key') }}
+        where {{ changed_in_input('orders', 'order_key', ['int_order_items_priced', 'int_orders_summarised', 'int_order_items_unioned', 'int_orders_unioned'], ['pos', 'franchise']) }}
     {%- endif %}
 
 ),
