@@ -203,9 +203,12 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "franchise": _resend_franchise_export(env.world),
         "stock_count": _correct_stock_count(env.world),
     }
+    record = json.loads((env.warehouse.parent / "prod-state" / "nightly.json").read_text())
     mark = time.perf_counter()
     nightly_output = env.mypizza("run")
     seconds["nightly run"] = time.perf_counter() - mark
+    # which build wrote what, before the quiet night's build replaces run_results.json
+    invocation = json.loads((env.target / "last_build_run_results.json").read_text())["metadata"]
     # and a night when no source brought anything: nothing to build, no docs to write
     mark = time.perf_counter()
     quiet_output = env.mypizza("run")
@@ -225,6 +228,8 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "changes": changes,
         "nightly_output": nightly_output,
         "quiet_output": quiet_output,
+        "record_before": record,
+        "nightly_invocation": invocation["invocation_id"],
     }
 
 
@@ -337,6 +342,39 @@ def test_the_nightly_build_leaves_unit_tests_to_ci_and_skips_unchanged_docs(worl
     # the data changed, the project did not: the docs site of the first run still holds
     assert "dbt docs generate: skipped" in nightly
     assert (worlds["nightly"].target / "static_index.html").exists()
+
+
+def test_the_nightly_rewrote_exactly_the_orders_its_loads_touched(worlds: dict) -> None:
+    """The fast path (docs/incremental.md): the nightly build's POS models recompute the
+    orders the POS loads committed since the last good night wrote, old ones included, and
+    nothing else; counted here from the raw tables and dlt's own record of loads."""
+    env, since = worlds["nightly"], worlds["record_before"]["loads"]["raw_pos"]
+    with duckdb.connect(str(env.warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        touched = {
+            order_id
+            for (order_id,) in con.execute(
+                "select order_id from (select order_id, _dlt_load_id from raw_pos.orders "
+                "union all select order_id, _dlt_load_id from raw_pos.order_items "
+                "union all select order_id, _dlt_load_id from raw_pos.payments) "
+                "where order_id in (select order_id from staging.stg_pos__orders) "
+                "and _dlt_load_id in (select load_id from raw_pos._dlt_loads where "
+                "strftime(inserted_at, '%Y-%m-%dT%H:%M:%S.%f') > ?)",
+                [since],
+            ).fetchall()
+        }
+        rewritten = {
+            order_id
+            for (order_id,) in con.execute(
+                "select order_id from intermediate.int_orders_summarised "
+                "where _dbt_invocation_id = ?",
+                [worlds["nightly_invocation"]],
+            ).fetchall()
+        }
+        total = con.execute("select count(*) from intermediate.int_orders_summarised").fetchone()
+    assert worlds["changes"]["chargeback"]["order_id"] in rewritten  # 34 days old
+    assert rewritten == touched
+    assert 0 < len(rewritten) < total[0] / 5, (len(rewritten), total[0])
 
 
 def test_a_night_with_nothing_new_builds_nothing(worlds: dict) -> None:
