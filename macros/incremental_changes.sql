@@ -111,6 +111,21 @@
 {%- endmacro %}
 
 
+{#- SQL selecting (order_id, source_system) of the POS orders whose rows in the raw tables
+    `table_names` (of source `pos`) one of `new_loads` wrote: raw, not staging, so a row
+    quarantined since it was loaded still marks its order. -#}
+{% macro pos_orders_written_by(table_names, new_loads) -%}
+    {%- for table_name in table_names %}
+    select order_id, '{{ var("pos_source_system") }}' as source_system
+    from {{ source_relation_name('pos', table_name) }}
+    where _dlt_load_id in {{ new_loads }}
+    {%- if not loop.last %}
+    union
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
 {#- The ids of the loads dbt source `source_name`'s dataset committed since the last
     successful night, as a SQL list (`('id', ...)`, `(null)` when there is none), or ''
     when that is not known (a first night, a full rebuild, a dev build, Spark): the model
@@ -151,8 +166,8 @@
 {%- endmacro %}
 
 
-{#- Boolean SQL: the rows of `relation_alias` that upstream model `model_name` rewrote in
-    this build (it stamps them with the invocation id). -#}
+{#- Boolean SQL: the rows of `relation_alias` (an incremental intermediate model) that model
+    rewrote in this build (it stamps them with the invocation id). -#}
 {% macro rewritten_in_this_build(relation_alias) -%}
     {{ relation_alias }}._dbt_invocation_id = '{{ invocation_id }}'
 {%- endmacro %}

@@ -43,13 +43,7 @@ stores as (
 -- read in the raw tables, so that a line quarantined since still rewrites its order
 changed_orders as (
 
-    select order_id, '{{ var("pos_source_system") }}' as source_system
-    from {{ source_relation_name('pos', 'order_items') }}
-    where _dlt_load_id in {{ new_loads }}
-    union
-    select order_id, '{{ var("pos_source_system") }}' as source_system
-    from {{ source_relation_name('pos', 'orders') }}
-    where _dlt_load_id in {{ new_loads }}
+    {{ pos_orders_written_by(['order_items', 'orders'], new_loads) }}
 
 ),
 

@@ -50,17 +50,7 @@ payments as (
 -- rewritten in this build
 changed_orders as (
 
-    select order_id, '{{ var("pos_source_system") }}' as source_system
-    from {{ source_relation_name('pos', 'orders') }}
-    where _dlt_load_id in {{ new_loads }}
-    union
-    select order_id, '{{ var("pos_source_system") }}' as source_system
-    from {{ source_relation_name('pos', 'payments') }}
-    where _dlt_load_id in {{ new_loads }}
-    union
-    select order_id, '{{ var("pos_source_system") }}' as source_system
-    from {{ source_relation_name('pos', 'order_items') }}
-    where _dlt_load_id in {{ new_loads }}
+    {{ pos_orders_written_by(['orders', 'payments', 'order_items'], new_loads) }}
     union
     select order_id, source_system from order_items_priced
     where {{ rewritten_in_this_build('order_items_priced') }}
