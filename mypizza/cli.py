@@ -178,7 +178,7 @@ def build_plan(
     # nothing downstream of a source that failed to load (mypizza/audit.py).
     plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
     build_args = plan.build_args + audit.exclude_failed_sources(failed_sources)
-    _say(f"{plan.reason}\ndbt " + " ".join(build_args))
+    _say(f"{plan.reason}\n{plan.shown(build_args)}")
     return plan, build_args
 
 

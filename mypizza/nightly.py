@@ -10,6 +10,12 @@
   production's state describes (`state:modified+ --state <warehouse>/prod-state`). With
   no record of a successful build, no production manifest, or a full refresh, everything
   is built;
+- **data tests that a constraint already enforces are left out**: a mart column with a
+  `not_null` constraint in its enforced contract is checked by DuckDB as each row is
+  written, so its `not_null` data test can find nothing the write did not refuse. They are
+  left out when the production manifest declares the constraint and the warehouse's table
+  holds it (an incremental table created before the constraint was declared does not).
+  CI and Spark, which does not enforce constraints on Parquet tables, run them;
 - **`dbt docs generate` runs only when the project changed**: the docs site describes the
   project (models, columns, descriptions, lineage); the data of a new day does not change
   it. A fingerprint of the manifest (without its timestamps) decides.
@@ -101,6 +107,38 @@ def newest_loads(warehouse: Path, since: dict[str, str] | None = None) -> dict[s
     return loads
 
 
+def enforced_not_null_tests(warehouse: Path, manifest: dict) -> list[str]:
+    """The names of the `not_null` data tests whose column DuckDB itself refuses nulls in:
+    the model's contract is enforced and declares a `not_null` constraint on the column, and
+    the table in the warehouse has the column NOT NULL (read from its catalog)."""
+    wanted: dict[tuple[str, str, str], str] = {}
+    for node in manifest.get("nodes", {}).values():
+        meta = node.get("test_metadata") or {}
+        if node.get("resource_type") != "test" or meta.get("name") != "not_null":
+            continue
+        model = manifest["nodes"].get(node.get("attached_node") or "", {})
+        column = (meta.get("kwargs") or {}).get("column_name")
+        declared = (model.get("columns", {}).get(column) or {}).get("constraints") or []
+        if (
+            (model.get("config") or {}).get("contract", {}).get("enforced")
+            and (model.get("config") or {}).get("materialized") in ("table", "incremental")
+            and any(c.get("type") == "not_null" for c in declared)
+            and not (node.get("config") or {}).get("where")
+        ):
+            key = (model["schema"], model.get("alias") or model["name"], column)
+            wanted[key] = node["name"]
+    if not wanted or not warehouse.exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        not_null = set(
+            con.execute(
+                "select table_schema, table_name, column_name from information_schema.columns "
+                "where is_nullable = 'NO'"
+            ).fetchall()
+        )
+    return sorted(name for key, name in wanted.items() if key in not_null)
+
+
 def _source_names(manifest: dict) -> dict[str, set[str]]:
     """dbt source names by the schema they read (from a manifest)."""
     names: dict[str, set[str]] = {}
@@ -169,6 +207,17 @@ class Plan:
     loads: dict[str, str]
     reason: str
     record: dict = field(default_factory=dict)
+    # the not_null data tests left out because a constraint enforces them (see the top)
+    enforced_tests: list[str] = field(default_factory=list)
+
+    def shown(self, args: list[str]) -> str:
+        """The dbt command line as the log shows it: the left-out tests counted, not named."""
+        names = set(self.enforced_tests)
+        kept = [a for a in args if a not in names]
+        if names:
+            at = kept.index("--exclude", kept.index("--exclude-resource-type")) + 1
+            kept.insert(at, f"<{len(names)} not_null data tests that constraints enforce>")
+        return "dbt " + " ".join(kept)
 
     def docs_needed(self) -> bool:
         """True unless the docs site on disk describes this very project already."""
@@ -210,14 +259,19 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
     loads = newest_loads(warehouse, since=record.get("loads"))
     manifest = _read_json(state / "manifest.json")
 
+    enforced: list[str] = []
+
     def everything(reason: str) -> Plan:
         extra = ["--full-refresh"] if full_refresh else []
-        return Plan(warehouse, target_dir, [*args, *extra], loads, reason, record)
+        return Plan(warehouse, target_dir, [*args, *extra], loads, reason, record, enforced)
 
     if full_refresh:
         return everything("a full refresh builds everything")
     if not record.get("loads") or manifest is None:
         return everything("no record of a successful build: everything is built")
+    enforced = enforced_not_null_tests(warehouse, manifest)
+    if enforced:
+        args = [*args, "--exclude", *enforced]
     changed = sorted(s for s, load in loads.items() if record["loads"].get(s) != load)
     if set(changed) >= set(loads):
         return everything("every source brought new data: everything is built")
@@ -233,4 +287,5 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
         f"new loads in {', '.join(changed) or 'no source'}: only what depends on them "
         "or changed in the project is built",
         record,
+        enforced,
     )

@@ -208,7 +208,7 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     nightly_output = env.mypizza("run")
     seconds["nightly run"] = time.perf_counter() - mark
     # which build wrote what, before the quiet night's build replaces run_results.json
-    invocation = json.loads((env.target / "last_build_run_results.json").read_text())["metadata"]
+    nightly_results = json.loads((env.target / "last_build_run_results.json").read_text())
     # and a night when no source brought anything: nothing to build, no docs to write
     mark = time.perf_counter()
     quiet_output = env.mypizza("run")
@@ -229,7 +229,8 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "nightly_output": nightly_output,
         "quiet_output": quiet_output,
         "record_before": record,
-        "nightly_invocation": invocation["invocation_id"],
+        "nightly_invocation": nightly_results["metadata"]["invocation_id"],
+        "nightly_ran": {r["unique_id"] for r in nightly_results["results"]},
     }
 
 
@@ -342,6 +343,51 @@ def test_the_nightly_build_leaves_unit_tests_to_ci_and_skips_unchanged_docs(worl
     # the data changed, the project did not: the docs site of the first run still holds
     assert "dbt docs generate: skipped" in nightly
     assert (worlds["nightly"].target / "static_index.html").exists()
+
+
+def test_the_nightly_leaves_out_the_not_null_tests_duckdb_enforces(worlds: dict) -> None:
+    """Every mart column's not_null data test has a constraint DuckDB checks on write; the
+    fresh build runs those tests (and they pass), the nightly leaves them out, and nothing
+    else: the other data tests of the marts still run."""
+    fresh = worlds["fresh"]
+    manifest = json.loads((fresh.target / "manifest.json").read_text())
+    fresh_results = json.loads((fresh.target / "last_build_run_results.json").read_text())
+    passed = {r["unique_id"] for r in fresh_results["results"] if r["status"] == "pass"}
+    nodes = manifest["nodes"]
+    mart_not_null = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") == "not_null"
+        and nodes.get(node.get("attached_node") or "", {}).get("schema") == "marts"
+    }
+    assert len(mart_not_null) > 50
+    for uid in mart_not_null:  # each one's column declares the constraint
+        node = nodes[uid]
+        column = node["test_metadata"]["kwargs"]["column_name"]
+        constraints = nodes[node["attached_node"]]["columns"][column]["constraints"]
+        assert any(c["type"] == "not_null" for c in constraints), uid
+    assert mart_not_null <= passed
+    ran = worlds["nightly_ran"]
+    assert not mart_not_null & ran
+    other_mart_tests = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] == "test"
+        and nodes.get(node.get("attached_node") or "", {}).get("schema") == "marts"
+        and uid not in mart_not_null
+    }
+    assert len(other_mart_tests) > 50 and other_mart_tests <= ran
+    assert (
+        f"<{len(mart_not_null)} not_null data tests that constraints enforce>"
+        in (worlds["nightly_output"])
+    )
+    # DuckDB itself refuses a null in such a column (in a transaction rolled back anyway)
+    with duckdb.connect(str(fresh.warehouse)) as con:
+        con.begin()
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            con.execute("update marts.fct_orders set store_code = null")
+        con.rollback()
 
 
 def test_the_nightly_rewrote_exactly_the_orders_its_loads_touched(worlds: dict) -> None:
@@ -468,3 +514,79 @@ def test_the_plan_selects_what_the_loads_brought(tmp_path: Path) -> None:
     args = third.build_args
     assert args[args.index("--select") + 1 : args.index("--state")] == ["state:modified+"]
     assert nightly.plan(warehouse, target, full_refresh=True).build_args[-1] == "--full-refresh"
+
+
+def test_the_plan_leaves_out_only_the_not_null_tests_duckdb_enforces(tmp_path: Path) -> None:
+    """A mart column with a not_null constraint in an enforced contract, NOT NULL in the
+    warehouse's table: its not_null data test is left out of the nightly build. Kept: the
+    test of a column without the constraint, of a table created before the constraint was
+    declared (still nullable), of a view, and a test with a `where` of its own."""
+    from mypizza import nightly
+
+    warehouse = tmp_path / "warehouse" / "mypizza.duckdb"
+    warehouse.parent.mkdir()
+    _warehouse_with_loads(warehouse, {"raw_pos": [("1000.1", "2026-04-01 03:00:00+00", True)]})
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_a (k varchar not null, n bigint, old varchar)")
+        con.execute("create view marts.rpt_v as select 'x' as k")
+
+    def model(name: str, materialized: str, constrained: tuple[str, ...]) -> dict:
+        return {
+            "resource_type": "model",
+            "name": name,
+            "alias": name,
+            "schema": "marts",
+            "config": {"materialized": materialized, "contract": {"enforced": True}},
+            "columns": {
+                c: {"constraints": [{"type": "not_null"}] if c in constrained else []}
+                for c in ("k", "n", "old")
+            },
+        }
+
+    def not_null(model_name: str, column: str, where: str | None = None) -> dict:
+        return {
+            "resource_type": "test",
+            "name": f"not_null_{model_name}_{column}",
+            "attached_node": f"model.mypizza.{model_name}",
+            "test_metadata": {"name": "not_null", "kwargs": {"column_name": column}},
+            "config": {"where": where},
+        }
+
+    tests = [
+        not_null("fct_a", "k"),  # constrained and NOT NULL in the table: left out
+        not_null("fct_a", "n"),  # no constraint declared
+        not_null("fct_a", "old"),  # declared, but the table predates it (nullable)
+        not_null("rpt_v", "k"),  # a view enforces nothing
+    ]
+    manifest = {
+        "nodes": {
+            "model.mypizza.fct_a": model("fct_a", "incremental", ("k", "old")),
+            "model.mypizza.rpt_v": model("rpt_v", "view", ("k",)),
+            **{f"test.mypizza.{t['name']}": t for t in tests},
+        },
+        "sources": {"source.mypizza.pos.orders": {"schema": "raw_pos", "source_name": "pos"}},
+    }
+    assert nightly.enforced_not_null_tests(warehouse, manifest) == ["not_null_fct_a_k"]
+    scoped = not_null("fct_a", "k", where="n > 0")
+    scoped["name"] = "not_null_fct_a_k_scoped"
+    manifest["nodes"]["test.mypizza.not_null_fct_a_k"] = scoped
+    assert nightly.enforced_not_null_tests(warehouse, manifest) == []
+    manifest["nodes"]["test.mypizza.not_null_fct_a_k"] = tests[0]
+
+    # the first night builds and tests everything; the next ones leave the test out, and
+    # the log counts it instead of naming it
+    target = tmp_path / "target"
+    first = nightly.plan(warehouse, target)
+    assert "not_null_fct_a_k" not in first.build_args
+    state = warehouse.parent / "prod-state"
+    state.mkdir()
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    first.done(docs_generated=False)
+    second = nightly.plan(warehouse, target)
+    args = second.build_args
+    assert args[args.index("--exclude") + 1] == "not_null_fct_a_k"
+    assert "not_null_fct_a_n" not in args and "not_null_fct_a_old" not in args
+    assert "<1 not_null data tests that constraints enforce>" in second.shown(args)
+    assert "not_null_fct_a_k" not in second.shown(args)
+    assert "--exclude" not in nightly.plan(warehouse, target, full_refresh=True).build_args
