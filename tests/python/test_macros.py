@@ -32,6 +32,20 @@ CHECKS = {
     # surrogate keys: md5 of the parts as strings joined by '-', nulls as a marker
     "key": "{{ generate_surrogate_key([\"'mypizza_pos'\", '42']) }}",
     "key_null": "{{ generate_surrogate_key([\"'mypizza_pos'\", 'null', \"'x'\"]) }}",
+    # quarter hours: the start of the quarter a timestamp falls in; and the local hour of
+    # a quarter's start is the local hour of every instant in it, across daylight-saving
+    # changes and in zones 30 and 45 minutes off the hour (rpt_sales_by_hour relies on it)
+    "quarter": "cast({{ quarter_hour(\"timestamp '2026-03-29 01:44:59.999'\") }} as varchar)",
+    "quarter_start": "cast({{ quarter_hour(\"timestamp '2026-03-29 01:45:00'\") }} as varchar)",
+    "quarter_local_hour": (
+        "(select cast(count(*) filter (where extract(hour from "
+        "{{ utc_to_local_timestamp('ts', 'tz') }}) <> extract(hour from "
+        "{{ utc_to_local_timestamp(quarter_hour('ts'), 'tz') }})) as varchar) "
+        "|| ' of ' || cast(count(*) as varchar) from (select generate_series as ts, tz "
+        "from generate_series(timestamp '2026-03-07', timestamp '2026-04-06', "
+        "interval 7 minute), (values ('Europe/Rome'), ('America/St_Johns'), "
+        "('Asia/Kathmandu'), ('Australia/Lord_Howe')) as zones (tz)) as instants)"
+    ),
     # date spine (dbt.date_spine, which dim_dates uses): start included, end excluded
     "spine": (
         "(select string_agg(cast(cast(date_day as date) as varchar), ',' order by date_day) "
@@ -77,6 +91,10 @@ EXPECTED = {
     "cents_type": "DECIMAL(18,2)",
     "key": _md5("mypizza_pos-42"),
     "key_null": _md5("mypizza_pos-_dbt_surrogate_key_null_-x"),
+    "quarter": "2026-03-29 01:30:00",
+    "quarter_start": "2026-03-29 01:45:00",
+    # every 7 minutes of 30 days (both ends included) in 4 zones, none in another hour
+    "quarter_local_hour": f"0 of {4 * (30 * 24 * 60 // 7 + 1)}",
     "spine": _days(date(2026, 2, 27), date(2026, 3, 2)),
     "range": "-1,11",
     "range_exclusive": "-1,0,10,11",
