@@ -10,12 +10,14 @@ import argparse
 import importlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mypizza import killpoints
 from mypizza.outcome import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Build, Ingest
@@ -96,13 +98,29 @@ def _simulate_live(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- ingest
-def _load(source: str, settings: Settings) -> LoadResult:
-    """Load one source (in its own thread); its config defaults to the world's system."""
+def _load(source: str, settings: Settings, alone: AbstractContextManager) -> LoadResult:
+    """Load one source (in its own thread); its config defaults to the world's system.
+    ``alone`` is held for the whole load: a lock shared by the first loads (see ingest)."""
     from ingestion.pipelines import load
 
-    killpoints.ingesting(source)  # test hook
-    with WORLD_SOURCES[source](settings.world):
-        return load(source, settings.warehouse)
+    with alone:
+        killpoints.ingesting(source)  # test hook
+        with WORLD_SOURCES[source](settings.world):
+            return load(source, settings.warehouse)
+
+
+def first_loads(con: Any, sources: tuple[str, ...]) -> set[str]:
+    """The sources that never committed a load into the warehouse (``con``): their first
+    load is their whole history."""
+    from ingestion.pipelines import raw_schema
+
+    loaded = {
+        schema
+        for (schema,) in con.execute(
+            "select table_schema from information_schema.tables where table_name = '_dlt_loads'"
+        ).fetchall()
+    }
+    return {source for source in sources if raw_schema(source) not in loaded}
 
 
 def ingest_workers(sources: int) -> int:
@@ -116,7 +134,13 @@ def ingest_workers(sources: int) -> int:
 def ingest(sources: tuple[str, ...], settings: Settings) -> Ingest:
     """Load ``sources`` from this one process, each in its own thread (they are
     independent: own system, own raw schema, own dlt state). A source that fails is
-    reported in a line or two and the others go on."""
+    reported in a line or two and the others go on.
+
+    A source's first load (its whole history) waits for any other first load to finish:
+    each holds its history in memory while it loads, so five at once needed the sum of
+    them (4.5 GB for a fresh warehouse at 35 stores x 730 days), one at a time only the
+    largest, and on 2 cores one at a time was no slower (docs/performance.md). A night's
+    loads, small, run all at once beside them."""
     import duckdb
 
     # Imported here, once, before the threads: two threads importing pandas (or a dlt
@@ -135,10 +159,18 @@ def ingest(sources: tuple[str, ...], settings: Settings) -> Ingest:
     with (
         # Held open while the threads load: the pipelines' own connections then share one
         # DuckDB instance, instead of racing to open and close it ("file handle conflict").
-        duckdb.connect(str(settings.warehouse)),
+        duckdb.connect(str(settings.warehouse)) as con,
         ThreadPoolExecutor(ingest_workers(len(sources)), thread_name_prefix="ingest") as pool,
     ):
-        running = {pool.submit(_load, source, settings): source for source in sources}
+        first, one_at_a_time = first_loads(con, sources), threading.Lock()
+        if len(first) > 1:
+            _say(f"first loads, one at a time: {', '.join(s for s in sources if s in first)}")
+        running = {
+            pool.submit(
+                _load, source, settings, one_at_a_time if source in first else nullcontext()
+            ): source
+            for source in sources
+        }
         for future in as_completed(running):
             source, seconds = running[future], time.perf_counter() - started
             try:

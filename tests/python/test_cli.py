@@ -69,3 +69,31 @@ def test_ingest_workers_default_to_all_sources_and_follow_the_setting(
     else:
         monkeypatch.setenv("MYPIZZA_INGEST_WORKERS", setting)
     assert ingest_workers(5) == workers
+
+
+@pytest.mark.slow
+def test_first_loads_run_one_at_a_time_and_a_nights_loads_at_once(tmp_path: Path) -> None:
+    """A fresh warehouse: each source's first load (its history) starts after the one
+    before it committed, as dlt's own record of loads shows (a load id is the time its
+    package was started; `_dlt_loads.inserted_at` the time it was committed). The next
+    day's loads run all at once."""
+    import duckdb
+    from support import Env
+
+    env = Env(tmp_path)
+    env.mypizza("simulate", "--stores", "1", "--days", "3")
+    first = env.mypizza("ingest", "all")
+    assert "first loads, one at a time: pos, inventory, feedback, franchise, iot" in first
+    with duckdb.connect(str(env.warehouse), read_only=True) as con:
+        spans = sorted(
+            con.execute(
+                f"select min(cast(load_id as double)), max(epoch(inserted_at)), '{schema}' "
+                f"from {schema}._dlt_loads"
+            ).fetchone()
+            for schema in ("raw_pos", "raw_inventory", "raw_feedback", "raw_franchise", "raw_iot")
+        )
+    assert len(spans) == 5
+    for (_, committed, before), (started, _, after) in zip(spans, spans[1:], strict=False):
+        assert started >= committed, f"{after} started before {before} committed: {spans}"
+    env.mypizza("simulate", "--days", "1")
+    assert "one at a time" not in env.mypizza("ingest", "all")
