@@ -78,3 +78,45 @@ def test_publish_swaps_in_a_whole_copy_while_a_reader_holds_the_old(tmp_path: Pa
     with duckdb.connect(str(first), read_only=True) as fresh:
         assert fresh.execute("select count(*) from t").fetchone()[0] == 1500
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_profile_settings_apply_again_after_duckdb_has_spilled(tmp_path: Path) -> None:
+    """dbt-duckdb applies the prod profile's `settings` to every new cursor (one per dbt
+    node). Once a query has spilled to disk, DuckDB refuses some settings (`SET
+    temp_directory`: "Cannot switch temporary directory"), which failed every later node
+    of a nightly at large. Each setting must apply again, as dbt-duckdb does it, after a
+    spill; and the spill goes to DuckDB's default directory beside the warehouse."""
+    import jinja2
+    import yaml
+    from conftest import REPO
+
+    profile = yaml.safe_load((REPO / "profiles.yml").read_text())
+    settings = profile["mypizza"]["outputs"]["prod"]["settings"]
+    warehouse = tmp_path / "mypizza.duckdb"
+    env_var = {"MYPIZZA_WAREHOUSE": str(warehouse), "MYPIZZA_DUCKDB_MEMORY_LIMIT": "64MB"}
+    render = jinja2.Environment().from_string
+    values = {
+        key: render(str(value)).render(
+            env_var=lambda name, default=None: env_var.get(name, default)
+        )
+        for key, value in settings.items()
+    }
+    assert values["memory_limit"] == "64MB"
+    with duckdb.connect(str(warehouse)) as con:
+        cursor = con.cursor()
+        for key, value in values.items():
+            cursor.execute(f"SET {key} = '{value}'")
+        # a sort far larger than the limit spills
+        cursor.execute(
+            "create table big as select i, md5(i::varchar) as h "
+            "from range(3000000) as r (i) order by h"
+        )
+        temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
+        assert Path(temp) == warehouse.with_name("mypizza.duckdb.tmp")
+        # it did spill: DuckDB now refuses to set the temp directory, even to the same one
+        with pytest.raises(duckdb.NotImplementedException, match="Cannot switch temporary"):
+            con.cursor().execute(f"SET temp_directory = '{temp}'")
+        again = con.cursor()  # the next dbt node's cursor
+        for key, value in values.items():
+            again.execute(f"SET {key} = '{value}'")
+        assert again.execute("select count(*) from big").fetchone()[0] == 3_000_000
