@@ -366,6 +366,10 @@ def _fmt_rate(value: float) -> str:
 
 
 def _sum(result: SizeResult, labels: list[str]) -> float:
+    """The stages' seconds summed; 0 when one of them was not measured (a stage that failed
+    stops its size), so no ratio is reported from a part of the run."""
+    if any(result.get(label) is None for label in labels):
+        return 0.0
     return sum(s.seconds for s in result.stages if s.stage in labels)
 
 
