@@ -66,7 +66,7 @@ def exclude_failed_sources(sources: Iterable[str]) -> list[str]:
     """dbt arguments leaving out everything downstream of sources that did not load (a dbt
     source is named after the mypizza source it reads)."""
     selectors = [f"source:{source}+" for source in sorted(sources)]
-    return ["--exclude", *selectors] if selectors else []
+    return ["--exclude", " ".join(selectors)] if selectors else []
 
 
 def _name(node: dict[str, Any]) -> str:

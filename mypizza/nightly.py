@@ -213,11 +213,14 @@ class Plan:
     def shown(self, args: list[str]) -> str:
         """The dbt command line as the log shows it: the left-out tests counted, not named."""
         names = set(self.enforced_tests)
-        kept = [a for a in args if a not in names]
-        if names:
-            at = kept.index("--exclude", kept.index("--exclude-resource-type")) + 1
-            kept.insert(at, f"<{len(names)} not_null data tests that constraints enforce>")
-        return "dbt " + " ".join(kept)
+        shown = []
+        for arg in args:
+            words = arg.split(" ")
+            kept = [w for w in words if w not in names]
+            if len(kept) < len(words):
+                kept.insert(0, f"<{len(names)} not_null data tests that constraints enforce>")
+            shown.append(" ".join(kept))
+        return "dbt " + " ".join(shown)
 
     def docs_needed(self) -> bool:
         """True unless the docs site on disk describes this very project already."""
@@ -271,7 +274,10 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
         return everything("no record of a successful build: everything is built")
     enforced = enforced_not_null_tests(warehouse, manifest)
     if enforced:
-        args = [*args, "--exclude", *enforced]
+        # one value, the names separated by spaces (dbt's union): dagster-dbt's parser of
+        # the arguments takes one value per --select/--exclude and leaves the rest to the
+        # option before, which dbt then refused
+        args = [*args, "--exclude", " ".join(enforced)]
     changed = sorted(s for s, load in loads.items() if record["loads"].get(s) != load)
     if set(changed) >= set(loads):
         return everything("every source brought new data: everything is built")
@@ -282,7 +288,7 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
     return Plan(
         warehouse,
         target_dir,
-        [*args, "--select", *selectors, "--state", str(state)],
+        [*args, "--select", " ".join(selectors), "--state", str(state)],
         loads,
         f"new loads in {', '.join(changed) or 'no source'}: only what depends on them "
         "or changed in the project is built",
