@@ -13,10 +13,28 @@ variables such as ``SOURCES__INVENTORY__BUCKET_URL``, ``.dlt/secrets.toml``).
 from __future__ import annotations
 
 import codecs
+import glob
+import os
+import pathlib
+import posixpath
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
+import dlt
+from dlt.common.storages.configuration import FilesystemConfiguration, make_fsspec_url
+from dlt.common.storages.fsspec_filesystem import (
+    MTIME_DISPATCH,
+    FileItem,
+    FileItemDict,
+    fsspec_filesystem,
+    guess_mime_type,
+)
+from dlt.common.time import ensure_pendulum_datetime
 from dlt.sources import DltResource
-from dlt.sources.filesystem.helpers import FilesystemConfigurationResource
+from dlt.sources.credentials import FileSystemCredentials
+from dlt.sources.filesystem.helpers import AbstractFileSystem, FilesystemConfigurationResource
 
 # The merge that lets a file (an export) sent again replace what it sent before.
 REPLACE_ON_KEY = {"disposition": "merge", "strategy": "delete-insert"}
@@ -94,3 +112,110 @@ def ledger(resource: DltResource, table: str, key: str, columns: dict[str, str])
         },
         create_table_variant=True,
     )
+
+
+# ---------------------------------------------------------------- listing what changed
+def _listing(
+    fs_client: AbstractFileSystem, bucket_url: str, file_glob: str
+) -> tuple[str, str, Iterator[tuple[str, float | None, dict[str, Any]]]]:
+    """The bucket's root, its scheme and its files as (path, mtime in epoch seconds when the
+    listing has it cheaply, listing entry). A local folder is listed as dlt's ``filesystem``
+    lists it (Python's glob, so names starting with a dot stay unlisted); an object store
+    with fsspec's ``glob``, one listing call per thousand keys."""
+    if "file" in fs_client.protocol:
+        if FilesystemConfiguration.is_local_path(bucket_url):
+            bucket_url = FilesystemConfiguration.make_file_url(bucket_url)
+        root = FilesystemConfiguration.make_local_path(bucket_url)
+
+        def local() -> Iterator[tuple[str, float | None, dict[str, Any]]]:
+            for path in glob.iglob(str(pathlib.Path(root).joinpath(file_glob)), recursive=True):
+                try:
+                    stat = os.stat(path)
+                except FileNotFoundError:  # deleted while we listed
+                    continue
+                if os.path.isfile(path):
+                    entry = {"size": stat.st_size, "mtime": stat.st_mtime}
+                    yield path, stat.st_mtime, entry
+
+        return root, "file", local()
+    root = fs_client._strip_protocol(bucket_url)
+    listed = fs_client.glob(posixpath.join(root, file_glob), detail=True)
+    scheme = urlparse(bucket_url).scheme
+    files = ((path, None, md) for path, md in listed.items() if md["type"] == "file")
+    return root, scheme, files
+
+
+def _file_item(root: str, scheme: str, bucket_url: str, path: str, md: dict) -> FileItem:
+    """The FileItem dlt's ``filesystem`` would make of one listed file (same fields)."""
+    if scheme == "file":
+        name = pathlib.Path(path).name
+        relative = pathlib.Path(path).relative_to(root).as_posix()
+        url = FilesystemConfiguration.make_file_url(path)
+    else:
+        name = posixpath.basename(path)
+        relative = posixpath.relpath(path, root)
+        url = make_fsspec_url(scheme, path, bucket_url)
+    mime_type, encoding = guess_mime_type(relative)
+    item = FileItem(
+        file_name=name,
+        relative_path=relative,
+        file_url=url,
+        mime_type=mime_type,
+        modification_date=MTIME_DISPATCH[scheme](md),
+    )
+    if md.get("size") is not None:
+        item["size_in_bytes"] = int(md["size"])
+    if encoding is not None:
+        item["encoding"] = encoding
+    return item
+
+
+# The cursor of dlt's own ``filesystem`` resource: a file's modification date.
+MODIFIED = dlt.sources.incremental("modification_date")
+
+
+@dlt.resource(name="filesystem", primary_key="file_url", spec=FilesystemConfigurationResource)
+def changed_files(
+    bucket_url: str = dlt.secrets.value,
+    credentials: FileSystemCredentials | AbstractFileSystem = dlt.secrets.value,
+    file_glob: str = "**/*",
+    files_per_page: int = 200,
+    kwargs: dict[str, Any] | None = None,
+    client_kwargs: dict[str, Any] | None = None,
+    modified: dlt.sources.incremental[datetime] = MODIFIED,
+) -> Iterator[list[FileItemDict]]:
+    """The bucket's files modified since the last load, in pages: dlt's ``filesystem``
+    resource, with the same items and the same incremental cursor (``modification_date``,
+    whose state it keeps under the same resource name), except that a file older than the
+    cursor is dropped as it is listed, before a file item is made of it.
+
+    dlt's own listing makes an item of every file of the bucket (a ``realpath``, a URL and a
+    parsed date each) and only then lets the cursor drop the old ones: 71.5 s a night for
+    the 73,000 files of the large world, for 104 new ones. The cursor's own filter still
+    runs on what is left (a file modified exactly at the cursor is deduplicated by URL)."""
+    if isinstance(credentials, AbstractFileSystem):
+        fs_client = credentials
+    else:
+        fs_client = fsspec_filesystem(
+            bucket_url, credentials, kwargs=kwargs, client_kwargs=client_kwargs
+        )[0]
+    since = modified.start_value if modified is not None else None
+    since = ensure_pendulum_datetime(since) if since is not None else None
+    since_epoch = since.timestamp() if since is not None else None
+    root, scheme, files = _listing(fs_client, bucket_url, file_glob)
+    page: list[FileItemDict] = []
+    for path, mtime, md in files:
+        if since is not None:
+            if mtime is not None:
+                if mtime < since_epoch:
+                    continue
+            else:
+                changed_at = MTIME_DISPATCH[scheme](md)
+                if changed_at is not None and changed_at < since:
+                    continue
+        page.append(FileItemDict(_file_item(root, scheme, bucket_url, path, md), fs_client))
+        if len(page) >= files_per_page:
+            yield page
+            page = []
+    if page:
+        yield page

@@ -8,8 +8,9 @@ Each store's inventory system drops files into a bucket (any fsspec URL: a local
 - ``inventory/<store_code>/<YYYY-MM-DD>/waste.csv``: waste logs;
 - ``backups/<YYYY-MM-DD>/inventory.parquet``: the nightly full backup of the system.
 
-One resource lists the bucket with dlt's ``filesystem`` resource, incrementally on the
-files' modification date (a re-run reads only files written or re-uploaded since), and one
+One resource lists the bucket like dlt's ``filesystem`` resource, incrementally on the
+files' modification date (a re-run reads only files written or re-uploaded since; a file
+older than the cursor is dropped as it is listed: ``ingestion/buckets.changed_files``), and one
 transformer reads each file strictly: CSV with pyarrow against the expected header and
 column types, Parquet with pyarrow against the expected columns. Every row keeps the file
 it came from (``file_path`` relative to the bucket, ``file_name``, ``file_row_number``,
@@ -46,12 +47,13 @@ import pyarrow.parquet as pq
 from dlt.common.configuration import configspec
 from dlt.sources import DltResource
 from dlt.sources.credentials import FileSystemCredentials
-from dlt.sources.filesystem import FileItemDict, filesystem
+from dlt.sources.filesystem import FileItemDict
 from fsspec import AbstractFileSystem
 
 from ingestion.buckets import (
     BucketConfiguration,
     FileRuleError,
+    changed_files,
     decode_text,
     ledger,
     replace_on_key,
@@ -392,13 +394,12 @@ def inventory(
 
     Rows replace the rows of their file (merge key ``file_path``), keyed by file and row
     number; the ``files`` ledger holds one row per file, replaced when it is read again."""
-    files = filesystem(
+    files = changed_files(
         bucket_url=bucket_url,
         credentials=credentials,
         file_glob=file_glob,
         files_per_page=files_per_page,
     )
-    files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
     resource = files | read_inventory_files
     replace_on_key(
         resource, dict.fromkeys(TABLES, ["file_path", "file_row_number"]), merge_key="file_path"

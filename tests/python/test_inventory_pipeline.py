@@ -156,6 +156,45 @@ def test_a_file_uploaded_again_replaces_its_rows(world: Path, warehouse: Path) -
     assert raw_counts(warehouse)["waste"] == total
 
 
+def test_the_listing_makes_items_only_of_files_changed_since_the_cursor(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inventory's listing (ingestion/buckets.changed_files) yields what dlt's own
+    ``filesystem`` resource yields, but builds a file item only for a file at or after the
+    incremental cursor: a night's listing costs what arrived, not what the bucket holds."""
+    import dlt
+    import pendulum
+    from dlt.sources.filesystem import filesystem
+
+    import ingestion.buckets as buckets
+
+    # a pipeline of its own: the resources read their cursor from the active pipeline's state
+    dlt.pipeline("inventory_listing", pipelines_dir=str(tmp_path))
+    url = bucket_url_for(world)
+    dlts = {i["relative_path"]: dict(i) for i in filesystem(url, file_glob="**/*")}
+    ours = {i["relative_path"]: dict(i) for i in buckets.changed_files(url, file_glob="**/*")}
+    assert len(ours) == len(file_rows(world / "bucket")) > 30
+    assert ours == dlts  # same files, same fields, same values
+
+    newest = sorted(world.joinpath("bucket").rglob("*.csv"))[-3:]
+    for path in newest:
+        touch_later(path)
+    since = pendulum.from_timestamp(min(p.stat().st_mtime for p in newest))
+    made = []
+    original = buckets._file_item
+
+    def counted(*args: object) -> dict:
+        made.append(args[3])
+        return original(*args)
+
+    monkeypatch.setattr(buckets, "_file_item", counted)
+    cursor = dlt.sources.incremental("modification_date", initial_value=since)
+    listed = list(buckets.changed_files(url, file_glob="**/*", modified=cursor))
+    changed = {p.relative_to(world / "bucket").as_posix() for p in newest}
+    assert {i["relative_path"] for i in listed} == changed
+    assert len(made) == len(changed)  # no item made of the other files
+
+
 # ---------------------------------------------------------------- malformed files
 def break_files(bucket: Path) -> dict[str, str]:
     """Spoil some files of a bucket; path inside the bucket -> words the problem must say."""
