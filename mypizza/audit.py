@@ -62,11 +62,10 @@ class Held:
         return asdict(self)
 
 
-def exclude_failed_sources(sources: Iterable[str]) -> list[str]:
-    """dbt arguments leaving out everything downstream of sources that did not load (a dbt
-    source is named after the mypizza source it reads)."""
-    selectors = [f"source:{source}+" for source in sorted(sources)]
-    return ["--exclude", " ".join(selectors)] if selectors else []
+def failed_source_selectors(sources: Iterable[str]) -> list[str]:
+    """dbt selectors of everything downstream of sources that did not load, for the build
+    to leave out (a dbt source is named after the mypizza source it reads)."""
+    return [f"source:{source}+" for source in sorted(sources)]
 
 
 def _name(node: dict[str, Any]) -> str:

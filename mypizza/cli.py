@@ -208,17 +208,10 @@ def build_plan(
     # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
     # only what the night's loads and the project's changes need (mypizza/nightly.py), and
     # nothing downstream of a source that failed to load (mypizza/audit.py).
-    plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh)
-    # one --exclude, one value (nightly.plan says why): the held-back sources join the list
-    build_args = list(plan.build_args)
-    held_back = audit.exclude_failed_sources(failed_sources)
-    if held_back and "--exclude" in build_args:
-        at = build_args.index("--exclude") + 1
-        build_args[at] = f"{held_back[1]} {build_args[at]}"
-    else:
-        build_args += held_back
-    _say(f"{plan.reason}\n{plan.shown(build_args)}")
-    return plan, build_args
+    held_back = audit.failed_source_selectors(failed_sources)
+    plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh, held_back)
+    _say(f"{plan.reason}\n{plan.shown(plan.build_args)}")
+    return plan, plan.build_args
 
 
 def finish_build(

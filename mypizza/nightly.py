@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,9 +255,13 @@ class Plan:
         return path
 
 
-def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
-    """The dbt build arguments for tonight, from what the loads brought since the last one."""
+def plan(
+    warehouse: Path, target_dir: Path, full_refresh: bool = False, held_back: Iterable[str] = ()
+) -> Plan:
+    """The dbt build arguments for tonight, from what the loads brought since the last one,
+    leaving out the dbt selectors ``held_back`` (what depends on a source that failed)."""
     args = ["build", *PROD_TARGET, "--exclude-resource-type", "unit_test"]
+    selectors_held_back = list(held_back)
     state = _state_dir(warehouse)
     record = _read_json(state / RECORD) or {}
     loads = newest_loads(warehouse, since=record.get("loads"))
@@ -264,20 +269,23 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
 
     enforced: list[str] = []
 
+    def excluding() -> list[str]:
+        # one --exclude with one value, the selectors separated by spaces (dbt's union):
+        # dagster-dbt's parser of the arguments takes one value per --select/--exclude and
+        # leaves the rest to the option before, which dbt then refused
+        left_out = [*selectors_held_back, *enforced]
+        return ["--exclude", " ".join(left_out)] if left_out else []
+
     def everything(reason: str) -> Plan:
         extra = ["--full-refresh"] if full_refresh else []
-        return Plan(warehouse, target_dir, [*args, *extra], loads, reason, record, enforced)
+        build_args = [*args, *excluding(), *extra]
+        return Plan(warehouse, target_dir, build_args, loads, reason, record, enforced)
 
     if full_refresh:
         return everything("a full refresh builds everything")
     if not record.get("loads") or manifest is None:
         return everything("no record of a successful build: everything is built")
     enforced = enforced_not_null_tests(warehouse, manifest)
-    if enforced:
-        # one value, the names separated by spaces (dbt's union): dagster-dbt's parser of
-        # the arguments takes one value per --select/--exclude and leaves the rest to the
-        # option before, which dbt then refused
-        args = [*args, "--exclude", " ".join(enforced)]
     changed = sorted(s for s, load in loads.items() if record["loads"].get(s) != load)
     if set(changed) >= set(loads):
         return everything("every source brought new data: everything is built")
@@ -288,7 +296,7 @@ def plan(warehouse: Path, target_dir: Path, full_refresh: bool = False) -> Plan:
     return Plan(
         warehouse,
         target_dir,
-        [*args, "--select", " ".join(selectors), "--state", str(state)],
+        [*args, *excluding(), "--select", " ".join(selectors), "--state", str(state)],
         loads,
         f"new loads in {', '.join(changed) or 'no source'}: only what depends on them "
         "or changed in the project is built",
