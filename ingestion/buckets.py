@@ -17,6 +17,7 @@ import glob
 import os
 import pathlib
 import posixpath
+import stat
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -130,12 +131,11 @@ def _listing(
         def local() -> Iterator[tuple[str, float | None, dict[str, Any]]]:
             for path in glob.iglob(str(pathlib.Path(root).joinpath(file_glob)), recursive=True):
                 try:
-                    stat = os.stat(path)
+                    info = os.stat(path)
                 except FileNotFoundError:  # deleted while we listed
                     continue
-                if os.path.isfile(path):
-                    entry = {"size": stat.st_size, "mtime": stat.st_mtime}
-                    yield path, stat.st_mtime, entry
+                if stat.S_ISREG(info.st_mode):
+                    yield path, info.st_mtime, {"size": info.st_size, "mtime": info.st_mtime}
 
         return root, "file", local()
     root = fs_client._strip_protocol(bucket_url)
@@ -170,6 +170,15 @@ def _file_item(root: str, scheme: str, bucket_url: str, path: str, md: dict) -> 
     return item
 
 
+def _modified_before(since: datetime, scheme: str, mtime: float | None, md: dict) -> bool:
+    """Whether a listed file was last modified before ``since``: by its epoch seconds when
+    the listing has them, else by the date dlt parses from the listing entry."""
+    if mtime is not None:
+        return mtime < since.timestamp()
+    changed_at = MTIME_DISPATCH[scheme](md)
+    return changed_at is not None and changed_at < since
+
+
 # The cursor of dlt's own ``filesystem`` resource: a file's modification date.
 MODIFIED = dlt.sources.incremental("modification_date")
 
@@ -199,20 +208,13 @@ def changed_files(
         fs_client = fsspec_filesystem(
             bucket_url, credentials, kwargs=kwargs, client_kwargs=client_kwargs
         )[0]
-    since = modified.start_value if modified is not None else None
-    since = ensure_pendulum_datetime(since) if since is not None else None
-    since_epoch = since.timestamp() if since is not None else None
+    start = modified.start_value if modified is not None else None
+    since = ensure_pendulum_datetime(start) if start is not None else None
     root, scheme, files = _listing(fs_client, bucket_url, file_glob)
     page: list[FileItemDict] = []
     for path, mtime, md in files:
-        if since is not None:
-            if mtime is not None:
-                if mtime < since_epoch:
-                    continue
-            else:
-                changed_at = MTIME_DISPATCH[scheme](md)
-                if changed_at is not None and changed_at < since:
-                    continue
+        if since is not None and _modified_before(since, scheme, mtime, md):
+            continue
         page.append(FileItemDict(_file_item(root, scheme, bucket_url, path, md), fs_client))
         if len(page) >= files_per_page:
             yield page
