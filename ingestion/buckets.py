@@ -172,9 +172,11 @@ def _file_item(root: str, scheme: str, bucket_url: str, path: str, md: dict) -> 
 
 def _modified_before(since: datetime, scheme: str, mtime: float | None, md: dict) -> bool:
     """Whether a listed file was last modified before ``since``: by its epoch seconds when
-    the listing has them, else by the date dlt parses from the listing entry."""
+    the listing has them, else by the date dlt parses from the listing entry. Epoch seconds
+    carry nanoseconds and dlt's dates microseconds (rounded), so only a file older by more
+    than a microsecond is dropped here; dlt's cursor decides the rest on its own dates."""
     if mtime is not None:
-        return mtime < since.timestamp()
+        return mtime < since.timestamp() - 1e-6
     changed_at = MTIME_DISPATCH[scheme](md)
     return changed_at is not None and changed_at < since
 
