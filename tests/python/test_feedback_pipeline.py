@@ -172,3 +172,27 @@ def test_a_bad_token_says_what_to_set(
     message = str(error.value)
     assert "401" in message and "SOURCES__FEEDBACK__TOKEN" in message
     assert server.url in message and "not-the-token" not in message
+
+
+def test_the_documents_load_through_parquet_files_not_insert_statements(
+    api: FeedbackApiServer, tmp_path: Path
+) -> None:
+    """dlt's default for DuckDB is SQL INSERT files, which its loader reads whole into
+    Python: a first load's memory then grew with the history (docs/performance.md). Every
+    table of the load, the nested ones included, goes through Parquet instead."""
+    from ingestion.pipelines import make_pipeline
+
+    warehouse = tmp_path / "wh.duckdb"
+    result = load("feedback", warehouse, progress=None)
+    info = make_pipeline("feedback", warehouse, progress=None).last_trace.last_load_info
+    jobs = [job for package in info.load_packages for job in package.jobs["completed_jobs"]]
+    formats: dict[str, set[str]] = {}
+    for job in jobs:  # the data files; "sql" jobs are the merges that follow them
+        if job.job_file_info.file_format != "sql":
+            formats.setdefault(job.job_file_info.table_name, set()).add(
+                job.job_file_info.file_format
+            )
+    assert len(result.rows) >= 7
+    assert {table: formats.get(table) for table in result.rows} == {
+        table: {"parquet"} for table in result.rows
+    }
