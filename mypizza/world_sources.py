@@ -130,7 +130,7 @@ def iot(world: Path) -> Iterator[None]:
         return
     _require_world(world, "MQTT broker", "SOURCES__IOT__HOST to the broker's host")
     from ingestion.iot import MqttSession, mqtt_config
-    from simulator.iot import publish_outbox, serve_broker
+    from simulator.iot import publish_outbox_apart, serve_broker
 
     warehouse = Path(os.environ.get("MYPIZZA_WAREHOUSE", "warehouse/mypizza.duckdb")).resolve()
     state = warehouse.parent / f".{warehouse.stem}.mqtt"
@@ -140,7 +140,7 @@ def iot(world: Path) -> Iterator[None]:
             # the loader's persistent session must exist before the devices publish: a
             # broker keeps messages only for sessions subscribed when they arrive
             MqttSession(mqtt_config()).connect().close()
-            publish_outbox(world, broker.host, broker.port, state)
+            publish_outbox_apart(world, broker.host, broker.port, state)
             yield
 
 

@@ -397,3 +397,48 @@ def test_the_world_publishes_each_outbox_day_once_to_a_broker(
     iot.record_day(world, 7, extra, date(2026, 4, 7), contexts)
     again = len(iot.read_outbox(world, date(2026, 4, 7)))
     assert iot.publish_outbox(world, broker.host, broker.port, state) == again
+
+
+def test_the_outbox_is_published_from_a_process_of_its_own(
+    broker: iot.Broker, tmp_path: Path
+) -> None:
+    """What a night does: the devices publish from a child process (off the loaders'
+    interpreter lock); every message reaches a subscriber, the day is marked as published,
+    and a failure in the child is raised in the parent with nothing marked."""
+    from zoneinfo import ZoneInfo
+
+    import paho.mqtt.client as mqtt
+
+    from simulator.catalog import STORES
+    from simulator.pos.generate import StoreContext
+
+    world, state = tmp_path / "world", tmp_path / "state"
+    extra = {"iot": iot.IotSettings(date(2026, 4, 6), 600).to_json()}
+    contexts = [StoreContext(1, STORES[0], ZoneInfo(STORES[0].timezone))]
+    iot.record_day(world, 42, extra, date(2026, 4, 6), contexts)
+    sent = len(iot.read_outbox(world, date(2026, 4, 6)))
+
+    with pytest.raises(ConnectionRefusedError):  # nobody listens on that port
+        iot.publish_outbox_apart(world, "127.0.0.1", iot.free_port(), state)
+    assert iot.published_days(state) == {}
+
+    received: list[tuple[str, bytes]] = []
+    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscribed = threading.Event()
+    subscriber.on_subscribe = lambda *args: subscribed.set()
+    subscriber.on_message = lambda c, u, m: received.append((m.topic, m.payload))
+    subscriber.connect(broker.host, broker.port)
+    subscriber.loop_start()
+    try:
+        subscriber.subscribe("#", qos=1)
+        assert subscribed.wait(10)
+        assert iot.publish_outbox_apart(world, broker.host, broker.port, state) == sent
+        deadline = time.monotonic() + 30
+        while len(received) < sent and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        subscriber.disconnect()
+        subscriber.loop_stop()
+    assert sorted(received) == sorted(iot.read_outbox(world, date(2026, 4, 6)))
+    assert list(iot.published_days(state)) == ["2026-04-06"]
+    assert iot.publish_outbox_apart(world, broker.host, broker.port, state) == 0
