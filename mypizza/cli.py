@@ -200,9 +200,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- build
 def build_plan(
     settings: Settings, full_refresh: bool = False, failed_sources: tuple[str, ...] = ()
-) -> tuple[Plan, list[str]]:
+) -> Plan:
     """What tonight's dbt build runs (mypizza/nightly.py), leaving out everything downstream
-    of a source that failed to load (mypizza/audit.py): the plan and dbt's arguments."""
+    of a source that failed to load (mypizza/audit.py); dbt's arguments are its build_args."""
     from mypizza import audit, nightly
 
     # The pipeline always builds production, whatever MYPIZZA_DBT_TARGET an analyst exported;
@@ -211,7 +211,7 @@ def build_plan(
     held_back = audit.failed_source_selectors(failed_sources)
     plan = nightly.plan(settings.warehouse, settings.target_dir, full_refresh, held_back)
     _say(f"{plan.reason}\n{plan.shown(plan.build_args)}")
-    return plan, plan.build_args
+    return plan
 
 
 def finish_build(
@@ -260,8 +260,8 @@ def _build(
     for readers all but what is held back."""
     from mypizza.dbt_runner import run_dbt
 
-    plan, build_args = build_plan(settings, full_refresh, failed_sources)
-    build = run_dbt(settings.repo, settings.target_dir, *build_args, check=False)
+    plan = build_plan(settings, full_refresh, failed_sources)
+    build = run_dbt(settings.repo, settings.target_dir, *plan.build_args, check=False)
     return finish_build(settings, plan, build, failed_sources)
 
 

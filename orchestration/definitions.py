@@ -364,7 +364,8 @@ def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterato
     failed = tuple(sorted(loads.failed))
     context.log.info(f"waiting for the writer lock of {SETTINGS.warehouse}")
     with writer_lock(SETTINGS.warehouse, wait=True):
-        plan, args = build_plan(SETTINGS, failed_sources=failed)
+        plan = build_plan(SETTINGS, failed_sources=failed)
+        args = plan.build_args
         began = time.time()
         # dbt's own selection (the plan's), not Dagster's: the whole project is this asset
         invocation = dbt.cli(

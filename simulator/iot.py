@@ -879,14 +879,20 @@ def publish_outbox(world_dir: Path, host: str, port: int, state_dir: Path) -> in
     """Publish every outbox day not yet published to this broker (QoS 1); a day counts as
     published (``<state_dir>/published.json``, beside the broker's own state) once the
     broker acknowledged all its messages. Returns the messages published."""
-    digests = _unpublished(world_dir, state_dir)
+    return _publish_days(world_dir, host, port, state_dir, _unpublished(world_dir, state_dir))
+
+
+def _publish_days(
+    world_dir: Path, host: str, port: int, state_dir: Path, digests: dict[date, str]
+) -> int:
+    """Publish these outbox days (day -> md5 of its file, from :func:`_unpublished`)."""
     if not digests:
         return 0
-    done, todo = published_days(state_dir), sorted(digests)
+    done = published_days(state_dir)
     sent = 0
     publisher = Publisher(host, port)
     try:
-        for day in todo:
+        for day in sorted(digests):
             for topic, payload in read_outbox(world_dir, day):
                 publisher.publish(topic, payload)
                 sent += 1
@@ -905,8 +911,9 @@ def publish_outbox_apart(world_dir: Path, host: str, port: int, state_dir: Path)
     publishing a medium world's day (57,000 messages) from one of them took ~19 s beside the
     other loads, against ~7 s alone, and the IoT load waits for it. The child dies with this
     process (a killed `mypizza` leaves no publisher behind); its errors are raised here."""
-    if not _unpublished(world_dir, state_dir):
+    digests = _unpublished(world_dir, state_dir)
+    if not digests:
         return 0
     context = multiprocessing.get_context("spawn")  # no copy of the loaders' threads and locks
     with ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent) as child:
-        return child.submit(publish_outbox, world_dir, host, port, state_dir).result()
+        return child.submit(_publish_days, world_dir, host, port, state_dir, digests).result()
